@@ -1,0 +1,363 @@
+"""The routing facade the service calls: plan, explain, recipients, tools, resolve_dynamic."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from datetime import datetime, timezone
+
+from ..destinations import (AllowList, DestinationError, check_client, check_sip_uri, parse_e164,
+                            parse_raw_target)
+from ..targets import DeliverySettings, Plan, Step, Target, TargetKind
+from .errors import RoutingError
+from .model import LAST_RESORT, Config, Group, Recipient, Rotation, Rule
+from .rules import evaluate_rule
+from .schema import delivery_settings, load_config
+from .variables import Scope, placeholders
+
+MODES = ("cold", "warm", "agent")
+MASK = "***"
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+
+
+class _Build:
+    """Accumulates the steps of one plan while walking recipients, groups, rotations and rules."""
+
+    def __init__(self, router: "Router", scope: Scope, now: datetime):
+        self.router, self.cfg, self.scope, self.now = router, router.config, scope, now
+        self.steps: list[Step] = []
+        self.reasons: list[str] = []
+        self.visited: set[str] = set()
+        self.stack: list = []                # entities being expanded, outermost first
+        self.lead: list | None = None        # the stack when the first step was added
+        self.reached: list[dict] = []        # for explain: recipients in order
+        self.last_resort = False
+
+    # -- settings -------------------------------------------------------------------------------
+    def layers(self, stack) -> list[dict]:
+        return [self.cfg.defaults] + [getattr(e, "delivery", {}) for e in reversed(stack)]
+
+    def add(self, step: Step, recipient: Recipient) -> None:
+        if self.lead is None:
+            self.lead = list(self.stack)
+        self.steps.append(step)
+
+    # -- walking --------------------------------------------------------------------------------
+    def expand(self, name: str, via: str) -> None:
+        if name == LAST_RESORT:
+            self.last_resort = True
+            self.reasons.append(f"{via}: the last resort (no further recipient)")
+            return
+        if name in self.visited:
+            self.reasons.append(f"{via}: {name!r} is already in the plan, not added twice")
+            return
+        self.visited.add(name)
+        entity = (self.cfg.recipients.get(name) or self.cfg.groups.get(name)
+                  or self.cfg.rotations.get(name))
+        self.stack.append(entity)
+        try:
+            if isinstance(entity, Recipient):
+                self._recipient(entity, via)
+            elif isinstance(entity, Group):
+                self._group(entity, via)
+            elif isinstance(entity, Rotation):
+                self._rotation(entity, via)
+            else:  # pragma: no cover - names are cross-checked at load
+                raise RoutingError(f"{name!r} is not configured", field="to")
+        finally:
+            self.stack.pop()
+
+    def fallbacks(self, names, owner: str) -> None:
+        # a fallback is its own recipient: it does not inherit the delivery settings of the
+        # recipient/group/rotation it stands in for (a rule's settings still apply)
+        saved = self.stack
+        self.stack = [e for e in saved if isinstance(e, Rule)]
+        try:
+            for f in names:
+                self.expand(f, f"fallback of {owner}")
+        finally:
+            self.stack = saved
+
+    def _recipient(self, r: Recipient, via: str) -> None:
+        if r.hours:
+            check = r.hours.check(self.now)
+            if not check.open:
+                self.reasons.append(f"{via}: recipient {r.name!r} is {check.reason}")
+                self.reached.append({"name": r.name, "type": r.type, "skipped": check.reason})
+                if r.fallback:
+                    self.fallbacks(r.fallback, f"recipient {r.name!r}")
+                return
+        step = self.router._step(r, self.scope, self.layers(self.stack))
+        self.add(step, r)
+        self.reached.append(self.router._reached(r, step))
+        label = (f"dynamic recipient {r.name!r} (address from its webhook at transfer time)" if step.dynamic
+                 else f"recipient {r.name!r} ({r.type} {step.targets[0].address})")
+        self.reasons.append(f"{via}: {label}" + (f", {step.retries} retr{'y' if step.retries == 1 else 'ies'}"
+                                                  if step.retries else ""))
+        self.fallbacks(r.fallback, f"recipient {r.name!r}")
+
+    def _member_open(self, name: str, owner: str) -> Recipient | None:
+        r = self.cfg.recipients[name]
+        if r.hours:
+            check = r.hours.check(self.now)
+            if not check.open:
+                self.reasons.append(f"{owner}: member {name!r} skipped, {check.reason}")
+                self.reached.append({"name": name, "type": r.type, "skipped": check.reason})
+                return None
+        return r
+
+    def _group(self, g: Group, via: str) -> None:
+        owner = f"group {g.name!r}"
+        if g.hours:
+            check = g.hours.check(self.now)
+            if not check.open:
+                self.reasons.append(f"{via}: {owner} is {check.reason}")
+                self.fallbacks(g.fallback, owner)
+                return
+        members = [m for m in (self._member_open(n, owner) for n in g.members) if m]
+        members = [m for m in members if m.name not in self.visited]
+        if not members:
+            self.reasons.append(f"{via}: {owner} has no available member")
+            self.fallbacks(g.fallback, owner)
+            return
+        if g.strategy == "parallel":
+            steps = []
+            for m in members:
+                self.visited.add(m.name)
+                self.stack.append(m)
+                steps.append(self.router._step(m, self.scope, self.layers(self.stack)))
+                self.stack.pop()
+            retries = delivery_settings(*self.layers(self.stack))
+            step = Step(targets=tuple(t for s in steps for t in s.targets), parallel=True,
+                        retries=retries.retries, retry_interval=retries.retry_interval)
+            self.add(step, members[0])
+            for m, s in zip(members, steps):
+                self.reached.append(self.router._reached(m, s))
+            self.reasons.append(f"{via}: {owner} rings {', '.join(repr(m.name) for m in members)} at once")
+        else:
+            for m in members:
+                self.visited.add(m.name)
+                self.stack.append(m)
+                step = self.router._step(m, self.scope, self.layers(self.stack))
+                self.add(step, m)
+                self.stack.pop()
+                self.reached.append(self.router._reached(m, step))
+            self.reasons.append(f"{via}: {owner} tries {', '.join(repr(m.name) for m in members)} in turn")
+        self.fallbacks(g.fallback, owner)
+
+    def _rotation(self, rot: Rotation, via: str) -> None:
+        member, why = rot.on_call(self.now)
+        self.reasons.append(f"{via}: {why}")
+        self.expand(member, f"on call for {rot.name!r}")
+        self.fallbacks(rot.fallback, f"rotation {rot.name!r}")
+
+    def rule(self, rule: Rule, via: str) -> None:
+        self.stack.append(rule)
+        try:
+            if rule.hours:
+                check = rule.hours.check(self.now)
+                self.reasons.append(f"rule {rule.name!r} hours: {check.reason}")
+                if not check.open:
+                    self._rule_fallback(rule)
+                    return
+            self.expand(rule.to, via)
+            if rule.fallback:
+                self.fallbacks(rule.fallback, f"rule {rule.name!r}")
+        finally:
+            self.stack.pop()
+
+    def _rule_fallback(self, rule: Rule) -> None:
+        if rule.fallback:
+            self.fallbacks(rule.fallback, f"rule {rule.name!r}")
+        elif self.cfg.fallback:
+            self.fallbacks(self.cfg.fallback, "the file's fallback")
+        else:
+            self.expand(LAST_RESORT, f"rule {rule.name!r} has no fallback")
+
+
+class Router:
+    """Routing over one loaded recipients file. Immutable; safe to share between threads."""
+
+    def __init__(self, config: Config, allow_list: AllowList | None = None):
+        self.config = config
+        self.allow_list = allow_list or AllowList()
+        self._rules = {r.name: r for r in config.rules}
+
+    @property
+    def path(self) -> str:
+        return self.config.path
+
+    # -- names ----------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Every name `to` may be: recipients, groups, rotations and rules."""
+        c = self.config
+        return [*c.recipients, *c.groups, *c.rotations, *self._rules]
+
+    def describe(self, name: str) -> str:
+        c = self.config
+        entity = c.recipients.get(name) or c.groups.get(name) or c.rotations.get(name) or self._rules.get(name)
+        return getattr(entity, "description", "") or ""
+
+    # -- plan -----------------------------------------------------------------------------------
+    def plan(self, to: str, *, variables: Mapping[str, str], call_variables: Mapping[str, str] = {},
+             now: datetime | None = None, mode: str | None = None) -> Plan:
+        """The ordered plan for a transfer to `to`; raises RoutingError (field + message)."""
+        plan, _ = self._plan(to, variables, call_variables, now, mode)
+        return plan
+
+    def _plan(self, to, variables, call_variables, now, mode, out: dict | None = None):
+        if mode is not None and mode not in MODES:
+            raise RoutingError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", field="mode")
+        if not isinstance(to, str) or not to.strip():
+            raise RoutingError("name a recipient, a group, a rule, 'auto' or an allowed phone number", field="to")
+        to = to.strip()
+        now = _now(now)
+        scope = Scope(variables, call_variables, self.config.variables)
+        build = _Build(self, scope, now)
+        traces: list[dict] = []
+        if out is not None:
+            out.update(build=build, traces=traces, now=now, scope=scope)
+        if to == "auto":
+            chosen = chosen_trace = None
+            for rule in self.config.rules:
+                trace = evaluate_rule(rule, scope, now)
+                trace["selected"] = chosen is None and trace["matched"]
+                traces.append(trace)
+                if trace["selected"]:
+                    chosen, chosen_trace = rule, trace
+            if chosen is not None:
+                build.reasons.append(f"rule {chosen.name!r} matched: {chosen_trace['why']}")
+                build.rule(chosen, f"rule {chosen.name!r}")
+            else:
+                build.reasons.append("no rule matched" if self.config.rules else "no rules are configured")
+                if self.config.fallback:
+                    build.fallbacks(self.config.fallback, "the file's fallback")
+                else:
+                    build.expand(LAST_RESORT, "no fallback configured")
+        elif to in self._rules:
+            rule = self._rules[to]
+            build.reasons.append(f"rule {rule.name!r} named directly (its conditions are not tested)")
+            build.rule(rule, f"rule {rule.name!r}")
+        elif to in self.config.recipients or to in self.config.groups or to in self.config.rotations:
+            build.expand(to, "requested")
+        else:
+            try:
+                target = parse_raw_target(to, self.allow_list)
+            except DestinationError as exc:
+                if to.startswith(("+", "sip:", "sips:", "client:")) or to.replace(" ", "").isdigit():
+                    raise RoutingError(f"refused to transfer to {to!r}: {exc.reason}", field="to") from None
+                known = ", ".join(self.names()[:20])
+                raise RoutingError(f"{to!r} is not a configured recipient, group or rule "
+                                   f"(known: {known}) and not an allowed phone number", field="to") from None
+            build.add(Step(targets=(target,)), None)
+            build.reached.append({"name": None, "type": "number", "address": target.address})
+            build.reasons.append(f"requested: raw number {target.address} (allowed by TRANSFER_ALLOWED_PREFIXES)")
+        settings = self._settings(build, scope, mode)
+        return Plan(steps=tuple(build.steps), settings=settings, reasons=tuple(build.reasons)), (build, traces, now, scope)
+
+    def _settings(self, build: _Build, scope: Scope, mode: str | None) -> DeliverySettings:
+        stack = build.lead if build.lead is not None else []
+        settings = delivery_settings(*build.layers(stack))
+        lead = next((e for e in reversed(stack) if isinstance(e, Recipient)), None)
+        fixed = lead.variables if lead else None
+        who = f"recipient {lead.name!r}" if lead else "the file's defaults"
+        settings = dataclasses.replace(
+            settings,
+            whisper=scope.bind(settings.whisper, kind="text", what=f"the whisper of {who}", recipient_fixed=fixed),
+            summary_prompt=scope.bind(settings.summary_prompt, kind="text",
+                                      what=f"the summary prompt of {who}", recipient_fixed=fixed),
+            message=scope.bind(settings.message, kind="text", what=f"the message of {who}", recipient_fixed=fixed),
+        )
+        if mode:
+            settings = dataclasses.replace(settings, mode=mode)
+        return settings
+
+    # -- targets --------------------------------------------------------------------------------
+    def _step(self, r: Recipient, scope: Scope, layers: list[dict]) -> Step:
+        s = delivery_settings(*layers)
+        if r.type == "dynamic":
+            return Step(targets=(), retries=s.retries, retry_interval=s.retry_interval, dynamic=r.name)
+        return Step(targets=(self.target_for(r, scope),), retries=s.retries, retry_interval=s.retry_interval)
+
+    def target_for(self, r: Recipient, scope: Scope) -> Target:
+        """The concrete Target of a static recipient, placeholders bound and checked."""
+        fixed = r.variables
+        what = f"recipient {r.name!r}"
+        if r.type == "number":
+            raw = scope.bind(r.number, kind="number", what=f"{what} number", recipient_fixed=fixed)
+            names = placeholders(r.number)
+            field = f"variables.{names[0]}" if names else "to"
+            try:
+                e164 = parse_e164(raw)
+            except DestinationError as exc:
+                raise RoutingError(f"{what}: number {raw!r} after filling placeholders is {exc.reason}",
+                                   field=field) from None
+            if names and not (self.allow_list.allows(e164) or any(e164.startswith(p) for p in r.allowed_prefixes)):
+                raise RoutingError(f"{what}: refused {e164}, built from variables, because it is not in "
+                                   f"TRANSFER_ALLOWED_PREFIXES or the recipient's allowed_prefixes", field=field)
+            digits = None
+            if r.extension:
+                ext = scope.bind(r.extension, kind="extension", what=f"{what} extension", recipient_fixed=fixed)
+                digits = ext if ext[:1] in ("w", "W") else f"ww{ext}"
+            return Target(kind=TargetKind.NUMBER, address=e164, recipient=r.name, send_digits=digits)
+        if r.type == "sip":
+            uri = scope.bind(r.sip_uri, kind="sip_uri", what=f"{what} SIP URI", recipient_fixed=fixed)
+            try:
+                check_sip_uri(uri)
+            except DestinationError as exc:
+                raise RoutingError(f"{what}: {exc.reason}", field="to") from None
+            headers = tuple((k, scope.bind(v, kind="sip_header", what=f"{what} SIP header {k}",
+                                           recipient_fixed=fixed)) for k, v in r.sip_headers)
+            return Target(kind=TargetKind.SIP, address=uri, recipient=r.name, sip_headers=headers,
+                          sip_username=r.sip_username, sip_password=r.sip_password)
+        if r.type == "client":
+            ident = scope.bind(r.identity, kind="client", what=f"{what} client identity", recipient_fixed=fixed)
+            try:
+                return Target(kind=TargetKind.CLIENT, address=check_client(ident), recipient=r.name)
+            except DestinationError as exc:
+                raise RoutingError(f"{what}: {exc.reason}", field="to") from None
+        if r.type == "agent":
+            return Target(kind=TargetKind.AGENT, address=r.agent_url, recipient=r.name)
+        raise RoutingError(f"{what} is dynamic: resolve it with resolve_dynamic", field="to")
+
+    @staticmethod
+    def _reached(r: Recipient, step: Step) -> dict:
+        if step.dynamic:
+            return {"name": r.name, "type": "dynamic", "address": None}
+        t = next((t for t in step.targets if t.recipient == r.name), step.targets[0])
+        out = {"name": r.name, "type": r.type, "address": t.address}
+        if t.send_digits:
+            out["send_digits"] = t.send_digits
+        return out
+
+    # -- dynamic --------------------------------------------------------------------------------
+    def resolve_dynamic(self, name: str, *, context: Mapping, timeout: float | None = None) -> Target:
+        from .dynamic import resolve
+        return resolve(self, name, context=context, timeout=timeout)
+
+    # -- explain --------------------------------------------------------------------------------
+    def explain(self, *, variables: Mapping[str, str], call_variables: Mapping[str, str] = {},
+                now: datetime | None = None, to: str = "auto") -> dict:
+        from .explain import explain
+        return explain(self, variables=variables, call_variables=call_variables, now=now, to=to)
+
+    # -- listing --------------------------------------------------------------------------------
+    def recipients(self) -> list[dict]:
+        from .listing import list_recipients
+        return list_recipients(self)
+
+    # -- tools ----------------------------------------------------------------------------------
+    def tools(self, format: str = "openai", *, base_url: str | None = None,
+              static_parameters: Mapping[str, str] | None = None):
+        from .tools import render
+        return render(self, format, base_url=base_url, static_parameters=static_parameters)
+
+
+def load_router(path: str | os.PathLike, allow_list: AllowList | None = None) -> Router:
+    """Load and validate the recipients file; raises RoutingError naming file, entry and field."""
+    return Router(load_config(path), allow_list)

@@ -1,0 +1,581 @@
+"""Loading and validating the recipients file (TRANSFER_CONFIG). The format is documented in
+handoff/routing/README.md. Every error becomes one RoutingError line naming the file, the entry
+(e.g. `recipients[2] 'billing'`) and the field.
+"""
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from ..destinations import DestinationError, check_client, check_sip_uri, parse_e164
+from ..targets import DeliverySettings, LastResort
+from .errors import RoutingError
+from .hours import Closure, Hours, Window, parse_clock, parse_days
+from .model import (LAST_RESORT, RECIPIENT_TYPES, Condition, Config, Group, Override, Recipient,
+                    Rotation, Rule, Webhook)
+from .variables import PLACEHOLDER_RE, placeholders
+
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+_NAME = validate.Regexp(NAME_RE, error="must be letters, digits, '_', '-' or '.' (max 64), e.g. billing_desk")
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+# --- custom fields -----------------------------------------------------------------------------
+
+class Clock(fields.Field):
+    """'09:00' (YAML may hand us 540 for an unquoted 09:00... or 1020 for 17:00)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_clock(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class Day(fields.Field):
+    """A calendar date: YAML date or 'YYYY-MM-DD'."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise ValidationError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+class Days(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return parse_days(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class NameList(fields.Field):
+    """A name or a list of names."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            raise ValidationError("must be a name or a list of names")
+        return tuple(i.strip() for i in items)
+
+
+class Text(fields.String):
+    """A string; YAML scalars like 42 or true are accepted as their text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, (int, float)):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Secret(Text):
+    """A string that may reference environment variables as ${NAME} or ${NAME:-default}."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+
+        def repl(m):
+            env = os.environ.get(m.group(1), m.group(2))
+            if env is None:
+                raise ValidationError(f"environment variable {m.group(1)} is not set")
+            return env
+        return _ENV_RE.sub(repl, value)
+
+
+def _tz(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. America/New_York)") from None
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class WindowSchema(Strict):
+    days = Days(required=True)
+    open = Clock(required=True, data_key="from")
+    close = Clock(required=True, data_key="to")
+
+
+class ClosureSchema(Strict):
+    date = Day()
+    start = Day(data_key="from")
+    end = Day(data_key="to")
+    reason = Text()
+
+    @validates_schema
+    def _one_form(self, data, **kwargs):
+        if "date" in data and ("start" in data or "end" in data):
+            raise ValidationError("give either date or from/to, not both")
+        if "date" not in data and "start" not in data:
+            raise ValidationError("give date (one day) or from/to (a range of days)")
+        if "start" in data and data.get("end") and data["end"] < data["start"]:
+            raise ValidationError("'to' is before 'from'", "to")
+
+
+class HoursSchema(Strict):
+    timezone = Text(validate=_tz)
+    weekly = fields.List(fields.Nested(WindowSchema), load_default=list)
+    closed = fields.List(fields.Nested(ClosureSchema), load_default=list)
+
+
+class HoursRef(fields.Field):
+    """Either the name of an entry of top-level `hours:` or an inline hours block."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, dict):
+            raise ValidationError("must be the name of an hours entry or an hours block")
+        return HoursSchema().load(value)
+
+
+class DeliverySchema(Strict):
+    mode = Text(validate=validate.OneOf(["cold", "warm", "agent"]))
+    message = Text()
+    whisper = Text()
+    summary_prompt = Text()
+    hold_music_url = Text(validate=validate.URL(schemes={"http", "https"}, require_tld=False))
+    hold_message = Text()
+    hold_silence = fields.Boolean()
+    timeout = fields.Integer(validate=validate.Range(1, 600))
+    accept_timeout = fields.Integer(validate=validate.Range(1, 120))
+    human_detection = fields.Boolean()
+    detection_timeout = fields.Integer(validate=validate.Range(2, 120))
+    accept_key = Text(validate=validate.Regexp(r"^[0-9*#]$"))
+    decline_key = Text(validate=validate.Regexp(r"^[0-9*#]$"))
+    caller_id = Text()
+    retries = fields.Integer(validate=validate.Range(0, 10))
+    retry_interval = fields.Float(validate=validate.Range(0, 600))
+    announcement = Text()
+    last_resort = Text(validate=validate.OneOf([x.value for x in LastResort]))
+    last_resort_message = Text()
+
+    @validates_schema
+    def _caller_id(self, data, **kwargs):
+        cid = data.get("caller_id")
+        if cid is not None and cid not in ("agent", "caller"):
+            try:
+                data["caller_id"] = parse_e164(cid)
+            except DestinationError as exc:
+                raise ValidationError(f"must be 'agent', 'caller' or an E.164 number: {exc.reason}",
+                                      "caller_id") from None
+
+
+class WebhookSchema(Strict):
+    url = Text(required=True, validate=validate.URL(schemes={"http", "https"}, require_tld=False))
+    secret = Secret(required=True, validate=validate.Length(min=8, error="must be at least 8 characters"))
+    timeout = fields.Float(load_default=3.0, validate=validate.Range(0.1, 30))
+    headers = fields.Dict(keys=Text(), values=Secret(), load_default=dict)
+
+
+class SipSchema(Strict):
+    uri = Text(required=True)
+    headers = fields.Dict(keys=Text(validate=validate.Regexp(r"^X-[A-Za-z0-9\-]+$", error="SIP headers must start with X-")),
+                          values=Text(), load_default=dict)
+    username = Secret()
+    password = Secret()
+
+
+class Common(Strict):
+    name = Text(required=True, validate=_NAME)
+    description = Text(load_default="")
+    delivery = fields.Nested(DeliverySchema, load_default=dict)
+    fallback = NameList(load_default=tuple)
+    expose = fields.Boolean(load_default=True)
+
+
+class RecipientSchema(Common):
+    type = Text(required=True, validate=validate.OneOf(RECIPIENT_TYPES))
+    languages = fields.List(Text(), load_default=list)
+    hours = HoursRef()
+    variables = fields.Dict(keys=Text(), values=Text(), load_default=dict)
+    number = Text()
+    extension = Text()
+    allowed_prefixes = fields.List(Text(validate=validate.Regexp(r"^\+\d{1,15}$", error="must be '+' and digits")),
+                                   load_default=list)
+    sip = fields.Nested(SipSchema)
+    identity = Text()
+    url = Text()
+    webhook = fields.Nested(WebhookSchema)
+
+    ADDRESS = {"number": "number", "sip": "sip", "client": "identity", "agent": "url", "dynamic": "webhook"}
+
+    @validates_schema
+    def _address(self, data, **kwargs):
+        kind = data.get("type")
+        if kind not in self.ADDRESS:
+            return
+        own = self.ADDRESS[kind]
+        if own not in data:
+            raise ValidationError(f"a {kind} recipient needs '{own}'", own)
+        for other in set(self.ADDRESS.values()) - {own}:
+            if other in data:
+                raise ValidationError(f"not allowed on a {kind} recipient (it uses '{own}')", other)
+        if "extension" in data and kind != "number":
+            raise ValidationError("only number recipients have an extension", "extension")
+        if data.get("allowed_prefixes") and kind != "number":
+            raise ValidationError("only number recipients have allowed_prefixes", "allowed_prefixes")
+        try:
+            _check_address(kind, data)
+        except DestinationError as exc:
+            raise ValidationError(exc.reason, own) from None
+
+
+def _check_address(kind: str, data: dict) -> None:
+    """Validate the static parts of an address (placeholders are checked at transfer time)."""
+    def static(text: str) -> bool:
+        return not PLACEHOLDER_RE.search(text)
+
+    if kind == "number":
+        if static(data["number"]):
+            data["number"] = parse_e164(data["number"])
+        elif not re.fullmatch(r"\+?[0-9]*(<[A-Za-z_][A-Za-z0-9_.\-]*>[0-9]*)+", data["number"]):
+            raise DestinationError(data["number"], "a number template is '+', digits and <placeholders>")
+        ext = data.get("extension")
+        if ext is not None and static(ext) and not re.fullmatch(r"[0-9*#wW]{1,32}", ext):
+            raise ValidationError("an extension is digits, '*', '#' or 'w' (pause)", "extension")
+    elif kind == "sip":
+        uri = data["sip"]["uri"]
+        if "?" in uri:
+            raise DestinationError(uri, "put X- headers under 'headers', not in the URI")
+        check_sip_uri(PLACEHOLDER_RE.sub("x", uri))
+        host = uri.split("@", 1)[1] if "@" in uri else ""
+        if PLACEHOLDER_RE.search(host):
+            raise DestinationError(uri, "placeholders are not allowed in the SIP host")
+    elif kind == "client":
+        if static(data["identity"]):
+            data["identity"] = check_client(data["identity"])
+    elif kind == "agent":
+        url = data["url"]
+        if not re.match(r"^(wss?|https?)://[^\s/]+", url):
+            raise DestinationError(url, "an agent connection is a ws(s):// or http(s):// URL")
+
+
+class GroupSchema(Common):
+    strategy = Text(load_default="sequential", validate=validate.OneOf(["parallel", "sequential"]))
+    members = NameList(required=True)
+    hours = HoursRef()
+
+
+class OverrideSchema(Strict):
+    date = Day()
+    start = Day(data_key="from")
+    end = Day(data_key="to")
+    member = Text(required=True)
+    reason = Text()
+
+    @validates_schema
+    def _one_form(self, data, **kwargs):
+        if ("date" in data) == ("start" in data):
+            raise ValidationError("give either date or from/to")
+
+
+class RotationSchema(Common):
+    timezone = Text(required=True, validate=_tz)
+    start = Day(required=True)
+    handover = Text(load_default="09:00")
+    shift_days = fields.Integer(load_default=7, validate=validate.Range(1, 366))
+    members = NameList(required=True)
+    overrides = fields.List(fields.Nested(OverrideSchema), load_default=list)
+
+    @validates_schema
+    def _handover(self, data, **kwargs):
+        raw = data.get("handover", "09:00")
+        parts = str(raw).split()
+        if isinstance(raw, int):
+            parts = [raw]
+        try:
+            if len(parts) == 2:
+                day = parse_days(parts[0])
+                if len(day) != 1:
+                    raise ValueError("one weekday")
+                if "start" in data and data["start"].weekday() not in day:
+                    raise ValueError(f"start {data['start']} is not a {parts[0]} (the hand-over day)")
+                data["handover"] = parse_clock(parts[1])
+            elif len(parts) == 1:
+                data["handover"] = parse_clock(parts[0])
+            else:
+                raise ValueError("write e.g. 'mon 09:00' or '09:00'")
+        except ValueError as exc:
+            raise ValidationError(str(exc), "handover") from None
+
+
+class ConditionField(fields.Field):
+    OPS = ("equals", "not_equals", "in", "not_in", "matches", "present")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list):
+            value = {"in": value}
+        if not isinstance(value, dict):
+            value = {"equals": value}
+        if len(value) != 1:
+            raise ValidationError(f"one test per variable: one of {', '.join(self.OPS)}")
+        (op, arg), = value.items()
+        if op not in self.OPS:
+            raise ValidationError(f"unknown test {op!r}: use one of {', '.join(self.OPS)}")
+        text = lambda v: ("true" if v else "false") if isinstance(v, bool) else str(v)
+        if op in ("in", "not_in"):
+            if not isinstance(arg, list) or not arg:
+                raise ValidationError(f"'{op}' takes a non-empty list")
+            return op, tuple(text(v) for v in arg)
+        if op == "matches":
+            try:
+                return op, re.compile(str(arg))
+            except re.error as exc:
+                raise ValidationError(f"bad regular expression: {exc}") from None
+        if op == "present":
+            if not isinstance(arg, bool):
+                raise ValidationError("'present' takes true or false")
+            return op, arg
+        return op, text(arg)
+
+
+class RuleSchema(Common):
+    to = Text(required=True)
+    when = fields.Dict(keys=Text(), values=ConditionField(), load_default=dict)
+    during = HoursRef()
+    hours = HoursRef()
+
+
+class ToolSchema(Strict):
+    name = Text(load_default="transfer_call", validate=validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$"))
+    description = Text()
+
+
+class FileSchema(Strict):
+    version = fields.Integer(validate=validate.Equal(1))
+    timezone = Text(validate=_tz)
+    variables = fields.Dict(keys=Text(), values=Text(), load_default=dict)
+    defaults = fields.Nested(DeliverySchema, load_default=dict)
+    hours = fields.Dict(keys=Text(validate=_NAME), values=fields.Nested(HoursSchema), load_default=dict)
+    recipients = fields.List(fields.Nested(RecipientSchema), required=True,
+                             validate=validate.Length(min=1, error="list at least one recipient"))
+    groups = fields.List(fields.Nested(GroupSchema), load_default=list)
+    rotations = fields.List(fields.Nested(RotationSchema), load_default=list)
+    rules = fields.List(fields.Nested(RuleSchema), load_default=list)
+    fallback = NameList(load_default=tuple)
+    tool = fields.Nested(ToolSchema, load_default=dict)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+def _flatten(messages, path=()):
+    if isinstance(messages, dict):
+        for key, sub in messages.items():
+            yield from _flatten(sub, path + (key,))
+    elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
+        yield path, "; ".join(messages)
+    elif isinstance(messages, list):
+        for i, sub in enumerate(messages):
+            yield from _flatten(sub, path + (i,))
+    else:
+        yield path, str(messages)
+
+
+def _describe_path(path, raw) -> tuple[str, str]:
+    """('recipients[2] \\'billing\\'', 'delivery.timeout') for a marshmallow error path."""
+    entry, rest, node = "", list(path), raw
+    if len(rest) >= 2 and isinstance(rest[1], int) and isinstance(node, dict):
+        section, index = rest[0], rest[1]
+        items = node.get(section)
+        name = None
+        if isinstance(items, list) and index < len(items) and isinstance(items[index], dict):
+            name = items[index].get("name")
+        entry = f"{section}[{index}]" + (f" '{name}'" if name else "")
+        rest = rest[2:]
+    elif len(rest) >= 2 and rest[0] == "hours":
+        entry, rest = f"hours '{rest[1]}'", rest[2:]
+    field = ""
+    for part in rest:
+        if part == "_schema":
+            continue
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return entry, field
+
+
+def _fail(path: str, entry: str, field: str, message: str, more: int = 0) -> RoutingError:
+    where = ": ".join(p for p in (path, entry, f"field '{field}'" if field else "") if p)
+    extra = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+    dotted = ".".join(p for p in (entry.split(" ")[0] if entry else "", field) if p)
+    return RoutingError(f"{where}: {message}{extra}", field=dotted or None)
+
+
+# --- build ---------------------------------------------------------------------------------------
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read, validate and cross-check the recipients file; raises RoutingError (one line)."""
+    path = os.fspath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise RoutingError(f"{path}: cannot read the recipients file ({exc.strerror or exc})") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str = "<recipients>") -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RoutingError(f"{path}: {where}not valid YAML ({problem})") from None
+    if not isinstance(raw, dict):
+        raise RoutingError(f"{path}: the file must be a mapping with at least 'recipients:'")
+    try:
+        data = FileSchema().load(raw)
+    except ValidationError as exc:
+        errors = list(_flatten(exc.messages))
+        p, message = errors[0]
+        entry, field = _describe_path(p, raw)
+        raise _fail(path, entry, field, message, len(errors) - 1) from None
+    return _build(data, path)
+
+
+def _build(data: dict, path: str) -> Config:
+    default_tz = data.get("timezone")
+
+    def hours_of(value, entry: str, field: str) -> Hours | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value not in named_hours:
+                known = ", ".join(sorted(named_hours)) or "none defined"
+                raise _fail(path, entry, field, f"no hours named {value!r} (known: {known})")
+            return named_hours[value]
+        return make_hours(value, None, entry, field)
+
+    def make_hours(h: dict, name, entry, field) -> Hours:
+        tz = h.get("timezone") or default_tz
+        if not tz:
+            raise _fail(path, entry, f"{field}.timezone", "a timezone is required (here or top-level 'timezone')")
+        windows = tuple(Window(w["days"], w["open"], w["close"]) for w in h["weekly"])
+        closures = tuple(Closure(c.get("date") or c["start"], c.get("date") or c.get("end") or c["start"],
+                                 c.get("reason")) for c in h["closed"])
+        return Hours(tz, windows, closures, name)
+
+    named_hours: dict = {}
+    for name, h in data["hours"].items():
+        named_hours[name] = make_hours(h, name, f"hours '{name}'", "")
+
+    names: dict[str, str] = {}
+
+    def claim(name: str, entry: str) -> None:
+        if name == LAST_RESORT or name == "auto":
+            raise _fail(path, entry, "name", f"{name!r} is reserved")
+        if name in names:
+            raise _fail(path, entry, "name", f"{name!r} is already used by {names[name]}")
+        names[name] = entry
+
+    recipients: dict[str, Recipient] = {}
+    for i, r in enumerate(data["recipients"]):
+        entry = f"recipients[{i}] '{r['name']}'"
+        claim(r["name"], entry)
+        sip = r.get("sip") or {}
+        hook = r.get("webhook")
+        rec = Recipient(
+            name=r["name"], type=r["type"], description=r["description"],
+            languages=tuple(r["languages"]), hours=hours_of(r.get("hours"), entry, "hours"),
+            delivery=r["delivery"], fallback=r["fallback"], variables=r["variables"], expose=r["expose"],
+            number=r.get("number"), extension=r.get("extension"), allowed_prefixes=tuple(r["allowed_prefixes"]),
+            sip_uri=sip.get("uri"), sip_headers=tuple(sip.get("headers", {}).items()),
+            sip_username=sip.get("username"), sip_password=sip.get("password"),
+            identity=r.get("identity"), agent_url=r.get("url"),
+            webhook=Webhook(hook["url"], hook["secret"], hook["timeout"], tuple(hook["headers"].items()))
+            if hook else None,
+        )
+        recipients[rec.name] = rec
+
+    groups: dict[str, Group] = {}
+    for i, g in enumerate(data["groups"]):
+        entry = f"groups[{i}] '{g['name']}'"
+        claim(g["name"], entry)
+        for m in g["members"]:
+            if m not in recipients:
+                raise _fail(path, entry, "members", f"{m!r} is not a recipient")
+            if g["strategy"] == "parallel" and recipients[m].type == "dynamic":
+                raise _fail(path, entry, "members",
+                            f"{m!r} is dynamic and cannot ring in parallel; use a sequential group")
+        groups[g["name"]] = Group(g["name"], g["strategy"], g["members"], g["description"], g["delivery"],
+                                  g["fallback"], hours_of(g.get("hours"), entry, "hours"), g["expose"])
+
+    rotations: dict[str, Rotation] = {}
+    for i, r in enumerate(data["rotations"]):
+        entry = f"rotations[{i}] '{r['name']}'"
+        claim(r["name"], entry)
+        for m in r["members"]:
+            if m not in recipients:
+                raise _fail(path, entry, "members", f"{m!r} is not a recipient")
+        overrides = []
+        for j, o in enumerate(r["overrides"]):
+            if o["member"] not in recipients:
+                raise _fail(path, entry, f"overrides[{j}].member", f"{o['member']!r} is not a recipient")
+            first = o.get("date") or o["start"]
+            overrides.append(Override(first, o.get("date") or o.get("end") or first, o["member"], o.get("reason")))
+        rotations[r["name"]] = Rotation(r["name"], r["timezone"], r["start"], r["handover"], r["members"],
+                                        r["shift_days"], tuple(overrides), r["description"], r["delivery"],
+                                        r["fallback"], r["expose"])
+
+    rules = []
+    for i, r in enumerate(data["rules"]):
+        entry = f"rules[{i}] '{r['name']}'"
+        claim(r["name"], entry)
+        conditions = tuple(Condition(var, op, arg) for var, (op, arg) in r["when"].items())
+        rules.append(Rule(r["name"], r["to"], conditions, hours_of(r.get("during"), entry, "during"),
+                          hours_of(r.get("hours"), entry, "hours"), r["fallback"], r["description"],
+                          r["delivery"], r["expose"]))
+
+    targets = set(recipients) | set(groups) | set(rotations)
+
+    def check_ref(name: str, entry: str, field: str, allow_last_resort: bool = True) -> None:
+        if name == LAST_RESORT and allow_last_resort:
+            return
+        if name not in targets:
+            raise _fail(path, entry, field, f"{name!r} is not a recipient, group or rotation")
+
+    for i, r in enumerate(data["recipients"]):
+        for f in r["fallback"]:
+            check_ref(f, f"recipients[{i}] '{r['name']}'", "fallback")
+    for section in ("groups", "rotations", "rules"):
+        for i, item in enumerate(data[section]):
+            for f in item["fallback"]:
+                check_ref(f, f"{section}[{i}] '{item['name']}'", "fallback")
+    for i, r in enumerate(rules):
+        check_ref(r.to, f"rules[{i}] '{r.name}'", "to", allow_last_resort=False)
+    for f in data["fallback"]:
+        check_ref(f, "", "fallback")
+
+    tool = data["tool"]
+    return Config(path=path, recipients=recipients, groups=groups, rotations=rotations, rules=tuple(rules),
+                  variables=data["variables"], defaults=data["defaults"], fallback=data["fallback"],
+                  hours=named_hours, tool_name=tool.get("name", "transfer_call"),
+                  tool_description=tool.get("description"))
+
+
+def delivery_settings(*layers: dict) -> DeliverySettings:
+    """DeliverySettings from layered overrides (later layers win)."""
+    merged: dict = {}
+    for layer in layers:
+        merged.update({k: v for k, v in (layer or {}).items() if v is not None})
+    if "last_resort" in merged:
+        merged["last_resort"] = LastResort(merged["last_resort"])
+    return DeliverySettings(**merged)
