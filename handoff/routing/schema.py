@@ -498,7 +498,7 @@ def _build(data: dict, path: str) -> Config:
             delivery=r["delivery"], fallback=r["fallback"], variables=r["variables"], expose=r["expose"],
             number=r.get("number"), extension=r.get("extension"), allowed_prefixes=tuple(r["allowed_prefixes"]),
             sip_uri=sip.get("uri"), sip_headers=tuple(sip.get("headers", {}).items()),
-            sip_username=sip.get("username"), sip_password=sip.get("password"),
+            sip_username=sip.get("username") or None, sip_password=sip.get("password") or None,
             identity=r.get("identity"), agent_url=r.get("url"),
             webhook=Webhook(hook["url"], hook["secret"], hook["timeout"], tuple(hook["headers"].items()))
             if hook else None,
