@@ -1,0 +1,1 @@
+"""Local Twilio voice simulator: REST API, TwiML interpreter, scripted parties, control API."""

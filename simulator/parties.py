@@ -1,0 +1,108 @@
+"""Scripted parties (personas) and the numbers whose voice URLs are configured, loaded from YAML/JSON."""
+
+import json
+import re
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+
+KINDS = ("human", "no-answer", "busy", "unreachable", "voicemail", "fax", "ivr")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def normalize_address(address):
+    """The lookup key of an address: E.164 as is, SIP URIs without headers/params, client:identity."""
+    address = (address or "").strip()
+    low = address.lower()
+    if low.startswith("sip:") or low.startswith("sips:"):
+        return "sip:" + address.split(":", 1)[1].split("?", 1)[0].split(";", 1)[0].lower()
+    if low.startswith("client:"):
+        return "client:" + address.split(":", 1)[1]
+    return address
+
+
+def is_dialable(address):
+    """True when the address is an E.164 number, a SIP URI or a client identity."""
+    address = (address or "").strip()
+    low = address.lower()
+    if low.startswith(("sip:", "sips:")):
+        return "@" in address
+    if low.startswith("client:"):
+        return len(address) > len("client:")
+    return bool(E164.match(address))
+
+
+@dataclass
+class Persona:
+    """A party the simulator plays: how it answers, what it presses, when it hangs up."""
+
+    address: str
+    name: str = ""
+    kind: str = "human"
+    answer_after: float = 1.0
+    press: str = None
+    press_after: float = 0.2
+    hangup_after: float = None
+    hangup_on_hold_after: float = None
+    extensions: dict = field(default_factory=dict)
+    greeting_seconds: float = 3.0
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a persona from a personas-file entry, rejecting unknown keys and kinds."""
+        data = dict(data)
+        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise ValueError(f"unknown persona keys: {sorted(unknown)}")
+        if "address" not in data:
+            raise ValueError("a persona needs an address")
+        persona = cls(**data)
+        if persona.kind not in KINDS:
+            raise ValueError(f"unknown persona kind {persona.kind!r} (one of {', '.join(KINDS)})")
+        if persona.press is not None:
+            persona.press = str(persona.press)
+        persona.extensions = {str(k): str(v) for k, v in (persona.extensions or {}).items()}
+        return persona
+
+    def to_dict(self):
+        """The persona as a personas-file entry."""
+        return asdict(self)
+
+
+@dataclass
+class NumberConfig:
+    """A number's voice configuration, as on a Twilio phone number."""
+
+    number: str
+    voice_url: str = None
+    voice_method: str = "POST"
+    voice_fallback_url: str = None
+    voice_fallback_method: str = "POST"
+    status_callback: str = None
+    status_callback_method: str = "POST"
+
+    @classmethod
+    def from_dict(cls, data):
+        """Build a number configuration from a personas-file entry."""
+        data = dict(data)
+        unknown = set(data) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise ValueError(f"unknown number keys: {sorted(unknown)}")
+        return cls(**data)
+
+    def to_dict(self):
+        """The configuration as a dict."""
+        return asdict(self)
+
+
+def load_file(path):
+    """Read a personas file (YAML or JSON) into (personas, numbers)."""
+    text = Path(path).read_text(encoding="utf-8")
+    if str(path).endswith(".json"):
+        data = json.loads(text)
+    else:
+        import yaml  # PyYAML is a runtime dependency (requirements.txt)
+
+        data = yaml.safe_load(text) or {}
+    personas = [Persona.from_dict(p) for p in data.get("personas") or []]
+    numbers = [NumberConfig.from_dict(n) for n in data.get("numbers") or []]
+    return personas, numbers

@@ -1,0 +1,207 @@
+"""One function per TwiML verb, each run by a CallRunner on the call's own thread."""
+
+import time
+from urllib.parse import urljoin
+
+from simulator.twiml import boolean, integer, text
+from simulator.engine import Hangup
+
+
+def _say_seconds(runner, words):
+    return len(words) * runner.sim.settings.speech_seconds_per_char
+
+
+def _prompt_kind(runner, kind):
+    return "whisper" if runner.whisper_mode and kind == "say" else kind
+
+
+def verb_say(runner, el, until=None):
+    """<Say>: the party hears the text (loop times; 0 = until interrupted)."""
+    words = text(el)
+    loops = integer(el.get("loop"), 1)
+    runner.set_activity("say")
+    for _ in range(loops if loops > 0 else 1000):
+        if runner.listen(_prompt_kind(runner, "say"), _say_seconds(runner, words), until, text=words,
+                         voice=el.get("voice"), language=el.get("language")):
+            return True
+    return False
+
+
+def verb_play(runner, el, until=None):
+    """<Play>: the party hears an audio URL for play_seconds per loop (0 = until interrupted)."""
+    url = text(el)
+    loops = integer(el.get("loop"), 1)
+    runner.set_activity("play")
+    if el.get("digits"):
+        runner.sim.event(runner.call, "play-digits", digits=el.get("digits"))
+    for _ in range(loops if loops > 0 else 1000):
+        if runner.listen(_prompt_kind(runner, "play"), runner.sim.settings.play_seconds, until, url=url):
+            return True
+    return False
+
+
+def verb_pause(runner, el, until=None):
+    """<Pause length=N>: silence."""
+    runner.set_activity("pause")
+    return runner.listen("silence", integer(el.get("length"), 1), until)
+
+
+def verb_gather(runner, el):
+    """<Gather>: play nested prompts (barge-in on a key), collect digits, request the action with Digits."""
+    call, sim = runner.call, runner.sim
+    num_digits = integer(el.get("numDigits"), 0)
+    timeout = integer(el.get("timeout"), 5)
+    finish_key = el.get("finishOnKey", "#")
+    with call.cv:
+        call.digits = ""
+        call.accepting_digits = True
+    try:
+        pressed = lambda: bool(call.digits)  # noqa: E731
+        barged = False
+        for child in el:
+            if globals()["verb_" + child.tag.lower()](runner, child, until=pressed):
+                barged = True
+                break
+        runner.set_activity("gather")
+        persona = call.persona
+        if not barged and persona and persona.press and persona.kind in ("human", "ivr"):
+            if not runner.wait(persona.press_after, pressed):
+                with call.cv:
+                    call.digits += persona.press
+                    call.cv.notify_all()
+                sim.event(call, "digits", digits=persona.press, accepted=True, by="persona")
+        collected, finished = "", False
+        while True:
+            if not runner.wait(timeout, pressed):
+                break
+            with call.cv:
+                buffer, call.digits = call.digits, ""
+            for ch in buffer:
+                if finish_key and ch in finish_key:
+                    finished = True
+                    break
+                collected += ch
+                if num_digits and len(collected) >= num_digits:
+                    finished = True
+                    break
+            if finished:
+                break
+    finally:
+        with call.cv:
+            call.accepting_digits = False
+    sim.event(call, "gathered", digits=collected)
+    if collected or boolean(el.get("actionOnEmptyResult")):
+        action = el.get("action") or runner.doc_url  # Twilio defaults the action to the current document
+        if action:
+            extra = {"Digits": collected}
+            if finished and not (num_digits and len(collected) >= num_digits):
+                extra["FinishedOnKey"] = finish_key[:1]
+            runner.action(action, el.get("method"), extra)
+    # No input: Twilio falls through to the next verb.
+
+
+def verb_redirect(runner, el):
+    """<Redirect>: continue with the document at the URL."""
+    runner.action(text(el), el.get("method") or "POST", None)
+
+
+def verb_hangup(runner, el):
+    """<Hangup>: end the call."""
+    runner.sim.hangup(runner.call.sid, by="twiml")
+    raise Hangup()
+
+
+def verb_reject(runner, el):
+    """<Reject reason=rejected|busy>: refuse an unanswered call."""
+    reason = el.get("reason", "rejected")
+    # Twilio reports a rejected call as busy when reason=busy and as no-answer otherwise... rests on
+    # Twilio's <Reject> docs ("the call status will be busy" for busy); 'rejected' is shown as no-answer.
+    status = "busy" if reason == "busy" else "no-answer"
+    runner.sim.event(runner.call, "reject", reason=reason)
+    with runner.call.cv:
+        runner.call.hangup_reason = "reject"
+        runner.call.final_status = status
+    raise Hangup()
+
+
+def verb_unsupported(runner, el):
+    """Verbs Twilio has that the simulator does not act on: recorded, then skipped."""
+    runner.sim.event(runner.call, "unsupported-verb", verb=el.tag)
+
+
+for _name in ("record", "enqueue", "leave", "sms", "start", "stop", "echo", "pay", "prompt"):
+    globals()["verb_" + _name] = verb_unsupported
+
+
+def _parameters(el):
+    return {p.get("name"): p.get("value") for p in el if p.tag == "Parameter"}
+
+
+def verb_connect(runner, el):
+    """<Connect><ConversationRelay|Stream>: the caller is with the AI agent until the session ends."""
+    call, sim = runner.call, runner.sim
+    noun = el[0] if len(el) else None
+    if noun is None:
+        return  # an empty <Connect> connects nothing; Twilio moves on
+    with call.cv:
+        call.agent_end = None
+        call.agent.update(connected=True, sessions=call.agent["sessions"] + 1, url=noun.get("url"),
+                          parameters=_parameters(noun), kind=noun.tag)
+    runner.set_activity("with-agent")
+    sim.event(call, "agent-connected", noun=noun.tag, url=noun.get("url"), parameters=_parameters(noun))
+    started = time.monotonic()
+    try:
+        runner.wait(None, lambda: call.agent_end is not None)
+    finally:
+        with call.cv:
+            call.agent["connected"] = False
+            handoff = call.agent_end
+            call.agent["handoff_data"] = handoff if handoff is not None else call.agent["handoff_data"]
+    sim.event(call, "agent-ended", handoff_data=handoff)
+    if el.get("action"):
+        extra = {"SessionStatus": "ended", "SessionDuration": str(int(time.monotonic() - started))}
+        if noun.tag == "ConversationRelay":
+            extra["SessionId"] = "VX" + call.sid[2:]
+            if handoff:
+                extra["HandoffData"] = handoff
+        runner.action(el.get("action"), el.get("method"), extra)
+
+
+def verb_refer(runner, el):
+    """<Refer><Sip>: hand a SIP call to another SIP endpoint (error 13801 on non-SIP legs)."""
+    call, sim = runner.call, runner.sim
+    if not call.sip and not call.to.lower().startswith("sip:"):
+        sim.record_error(call, 13801, "Refer not allowed on non-SIP call legs")
+        runner.application_error()
+    target = text(el[0]) if len(el) else ""
+    persona = sim.persona_for(target)
+    sim.event(call, "refer", to=target)
+    if persona is None:
+        status, code = "failed", "404"
+    elif persona.kind == "busy":
+        status, code = "failed", "486"
+    elif persona.kind in ("unreachable",):
+        status, code = "failed", "503"
+    elif persona.kind == "no-answer":
+        status, code = "no-answer", "408"
+    else:
+        status, code = "completed", "202"
+    if el.get("action"):
+        # The action's TwiML runs only when the transfer failed; on success the call is out of Twilio.
+        extra = {"ReferCallStatus": status, "ReferSipResponseCode": code}
+        if status == "completed":
+            url = urljoin(runner.doc_url, el.get("action")) if runner.doc_url else el.get("action")
+            result = sim.webhooks.request(url, {**sim.call_params(call), **extra}, method=el.get("method") or "POST")
+            sim.event(call, "webhook", **result.to_event())
+        else:
+            runner.action(el.get("action"), el.get("method"), extra)
+    if status == "completed":
+        sim.hangup(call.sid, by="refer")
+        raise Hangup()
+
+
+def verb_dial(runner, el):
+    """<Dial>: ring Number/Sip/Client nouns (first to answer wins) or join a Conference."""
+    from simulator.dial import dial
+
+    dial(runner, el)
