@@ -80,9 +80,9 @@ class Simulator:
             self.set_number(n)
 
     # ----- records ---------------------------------------------------------------------------
-    def event(self, call, kind, **data):
+    def event(self, call, event_type, /, **data):
         """Append an event to a call's timeline."""
-        entry = {"type": kind, "time": time.time(), **data}
+        entry = {"type": event_type, "time": time.time(), **data}
         with call.cv:
             call.timeline.append(entry)
         return entry
