@@ -1,0 +1,51 @@
+"""Handoff's web application: `create_app()` is the factory gunicorn and the tests use."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Mapping
+
+from dotenv import load_dotenv
+from flask import Flask
+from twilio.request_validator import RequestValidator
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from blueprints import api, health, transfer_callbacks, voice
+from blueprints.errors import register_error_handlers
+from handoff.config import Config
+from handoff.runtime import build_runtime
+
+
+def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from the environment (.env loaded first), with `overrides` on top (tests)."""
+    load_dotenv()
+    config = Config.from_env({**os.environ, **(overrides or {})})
+    app = Flask(__name__)
+    app.config["JSON_SORT_KEYS"] = False
+    # Heroku's router is one proxy hop: trust its X-Forwarded-* headers, nothing more.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    runtime = build_runtime(config)
+    app.extensions["handoff"] = runtime
+    app.extensions["twilio_validator"] = RequestValidator(config.twilio_auth_token)
+    for module in (voice, transfer_callbacks, api, health):
+        app.register_blueprint(module.bp)
+    register_error_handlers(app)
+    _watch_routing(app, runtime)
+    logging.getLogger("handoff").setLevel(logging.INFO)
+    return app
+
+
+def _watch_routing(app: Flask, runtime) -> None:
+    """Reload the recipients file when it changes, and on SIGHUP where we own the main thread."""
+    if runtime.routing is None:
+        return
+    from handoff.routing import watch
+
+    def reloaded(ok: bool, message: str) -> None:
+        (app.logger.info if ok else app.logger.error)("recipients file: %s", message)
+
+    app.extensions["routing_watch"] = watch(runtime.routing, interval=1.0, on_reload=reloaded)
+    if threading.current_thread() is threading.main_thread() and not os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: reloaded(*runtime.routing.reload()))

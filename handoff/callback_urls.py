@@ -1,0 +1,23 @@
+"""Every URL Handoff hands to Twilio, built from PUBLIC_BASE_URL in one place (blueprints match these)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+
+@dataclass(frozen=True)
+class CallbackUrls:
+    """Absolute callback URLs; the signature check validates against exactly these."""
+
+    base: str
+
+    def _url(self, path: str, **query) -> str:
+        query = {k: v for k, v in query.items() if v is not None}
+        return f"{self.base}{path}" + (f"?{urlencode(query)}" if query else "")
+
+    def agent_ended(self) -> str:
+        return self._url("/voice/agent-ended")
+
+    def transfer(self, transfer_id: str, name: str, *, attempt: int | None = None, leg: str | None = None) -> str:
+        """A per-transfer callback such as dial-action, leg-status, whisper, key, conference."""
+        return self._url(f"/voice/transfers/{transfer_id}/{name}", a=attempt, leg=leg)

@@ -1,0 +1,152 @@
+"""Configuration read from the environment once, validated early, one clear line per bad variable."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+from urllib.parse import urlparse
+
+from .destinations import AllowList, DestinationError, parse_e164
+
+_SID_RE = re.compile(r"^AC[0-9a-f]{32}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and what is wrong."""
+
+
+@dataclass(frozen=True)
+class AgentConnection:
+    """How a caller reaches the AI agent: a ConversationRelay or Media Streams websocket, or a TwiML URL."""
+
+    kind: str      # conversation-relay | stream | twiml
+    url: str
+
+    @classmethod
+    def parse(cls, value: str, *, variable: str = "AGENT") -> "AgentConnection":
+        """Accepts 'wss://…' (ConversationRelay), 'stream:wss://…', 'conversation-relay:wss://…', 'https://…' (TwiML)."""
+        kind, url = "", value.strip()
+        for prefix in ("conversation-relay:", "stream:", "twiml:"):
+            if url.startswith(prefix):
+                kind, url = prefix[:-1], url[len(prefix):]
+        scheme = urlparse(url).scheme
+        if not kind:
+            kind = "twiml" if scheme in ("http", "https") else "conversation-relay"
+        allowed = ("http", "https") if kind == "twiml" else ("ws", "wss")
+        if scheme not in allowed or not urlparse(url).netloc:
+            raise ConfigError(f"{variable}: {value!r} is not a {'/'.join(allowed)} URL for a {kind} agent")
+        return cls(kind=kind, url=url)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting Handoff reads; build it with Config.from_env()."""
+
+    twilio_account_sid: str
+    twilio_auth_token: str
+    public_base_url: str
+    redis_url: str
+    api_tokens: tuple[str, ...]
+    agent: AgentConnection
+    twilio_api_base: str = "https://api.twilio.com"
+    transfer_config: str | None = None
+    allow_list: AllowList = field(default_factory=AllowList)
+    key_prefix: str = "handoff"
+    state_ttl: int = 7 * 24 * 3600
+    caller_id: str | None = None              # a fixed E.164 caller ID; None = the agent's number
+    fail_message: str | None = None           # said before hanging up when a failed transfer cannot return
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    llm_timeout: float = 4.0
+    strict_signatures: bool = True            # False only in tests that exercise unsigned paths
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Config":
+        """Read and validate; raises ConfigError naming the first bad variable."""
+
+        def required(name: str) -> str:
+            value = (env.get(name) or "").strip()
+            if not value:
+                raise ConfigError(f"{name} is not set (see .env.example)")
+            return value
+
+        sid = required("TWILIO_ACCOUNT_SID")
+        if not _SID_RE.match(sid):
+            raise ConfigError("TWILIO_ACCOUNT_SID must be 'AC' followed by 32 lowercase hex digits")
+        token = required("TWILIO_AUTH_TOKEN")
+        public = required("PUBLIC_BASE_URL").rstrip("/")
+        _check_http_url("PUBLIC_BASE_URL", public)
+        api_base = (env.get("TWILIO_API_BASE") or "https://api.twilio.com").strip().rstrip("/")
+        _check_http_url("TWILIO_API_BASE", api_base)
+        redis_url = required("REDIS_URL")
+        if urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+        tokens = tuple(t.strip() for t in required("API_TOKEN").split(",") if t.strip())
+        if not tokens or any(len(t) < 16 for t in tokens):
+            raise ConfigError("API_TOKEN must be one or more comma-separated tokens of at least 16 characters")
+        agent = AgentConnection.parse(required("AGENT"))
+        try:
+            allow_list = AllowList.parse(env.get("TRANSFER_ALLOWED_PREFIXES"))
+        except ValueError as exc:
+            raise ConfigError(f"TRANSFER_ALLOWED_PREFIXES: {exc}") from None
+        caller_id = (env.get("TRANSFER_CALLER_ID") or "").strip() or None
+        if caller_id:
+            try:
+                caller_id = parse_e164(caller_id)
+            except DestinationError as exc:
+                raise ConfigError(f"TRANSFER_CALLER_ID: {exc.reason}") from None
+        prefix = (env.get("REDIS_KEY_PREFIX") or "handoff").strip()
+        if not re.fullmatch(r"[A-Za-z0-9_.\-]+", prefix):
+            raise ConfigError("REDIS_KEY_PREFIX may hold only letters, digits, '_', '.', '-'")
+        llm = {name: (env.get(name) or "").strip() or None for name in ("LLM_BASE_URL", "LLM_API_KEY", "LLM_MODEL")}
+        if any(llm.values()) and not all(llm.values()):
+            missing = [name for name, value in llm.items() if not value]
+            raise ConfigError(f"{missing[0]} is not set (LLM_BASE_URL, LLM_API_KEY and LLM_MODEL go together)")
+        return cls(
+            twilio_account_sid=sid,
+            twilio_auth_token=token,
+            public_base_url=public,
+            redis_url=redis_url,
+            api_tokens=tokens,
+            agent=agent,
+            twilio_api_base=api_base,
+            transfer_config=(env.get("TRANSFER_CONFIG") or "").strip() or None,
+            allow_list=allow_list,
+            key_prefix=prefix,
+            state_ttl=_positive_int(env, "STATE_TTL_SECONDS", 7 * 24 * 3600),
+            caller_id=caller_id,
+            fail_message=(env.get("TRANSFER_FAIL_MESSAGE") or "").strip() or None,
+            llm_base_url=llm["LLM_BASE_URL"],
+            llm_api_key=llm["LLM_API_KEY"],
+            llm_model=llm["LLM_MODEL"],
+            llm_timeout=_positive_float(env, "LLM_TIMEOUT_SECONDS", 4.0),
+        )
+
+
+def _check_http_url(name: str, value: str) -> None:
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value

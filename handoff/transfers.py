@@ -1,0 +1,956 @@
+"""The transfer service: requests, Twilio callbacks and worker steps, as transitions of one state machine.
+
+Webhook-facing methods make one Redis round trip (a Lua transition, batched with any RQ enqueue)
+and never call Twilio. Worker-facing methods (`run_*`) may call Twilio through the gateway.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Sequence
+
+import twiml
+
+from .callback_urls import CallbackUrls
+from .config import AgentConnection
+from .destinations import AllowList, DestinationError, parse_e164, parse_raw_target
+from .gateway import GatewayError, LegRequest, TwilioGateway
+from .jobs import JobQueue
+from .state import DIAL_STATUS_OUTCOMES, Outcome, TransferMode, TransferStatus, sources_of
+from .store import Store, TransferRecord, TransitionResult, utc_now_iso
+from .summary import BuiltinSummariser, Summariser
+from .targets import DeliverySettings, LastResort, Plan, Step, Target, TargetKind
+
+log = logging.getLogger("handoff.transfers")
+
+WAITING = (TransferStatus.REQUESTED, TransferStatus.DIALING, TransferStatus.RINGING,
+           TransferStatus.ANSWERED, TransferStatus.SCREENING)
+RING_GRACE = 5          # seconds past Twilio's own ring timeout before our timer fails the attempt
+CALL_ENDED = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+class TransferRefused(Exception):
+    """The request cannot become a transfer; `field` names the offending input (422)."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+class TransferConflict(Exception):
+    """Another transfer is in flight on the call (409), or the transfer cannot be cancelled now."""
+
+    def __init__(self, message: str, *, transfer_id: str | None = None):
+        super().__init__(message)
+        self.transfer_id = transfer_id
+
+
+class UnknownCall(Exception):
+    """The call SID is not one Handoff has seen (404)."""
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """A validated request to transfer a call (from the API, a tool call or the agent's HandoffData)."""
+
+    to: str
+    mode: str | None = None
+    message: str | None = None
+    reason: str | None = None
+    summary: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    final: bool = True
+    caller_id: str | None = None
+    timeout: int | None = None
+    refer: bool = False
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _new_id() -> str:
+    return "tr_" + secrets.token_hex(12)
+
+
+def _target_to_json(target: Target) -> dict:
+    data = asdict(target)
+    data["kind"] = target.kind.value
+    data["sip_headers"] = [list(pair) for pair in target.sip_headers]
+    return data
+
+
+def _target_from_json(data: Mapping) -> Target:
+    return Target(kind=TargetKind(data["kind"]), address=data["address"], recipient=data.get("recipient"),
+                  send_digits=data.get("send_digits"), sip_headers=tuple(tuple(p) for p in data.get("sip_headers", ())),
+                  sip_username=data.get("sip_username"), sip_password=data.get("sip_password"))
+
+
+def _settings_to_json(settings: DeliverySettings) -> dict:
+    data = asdict(settings)
+    data["last_resort"] = settings.last_resort.value
+    return data
+
+
+def _settings_from_json(data: Mapping) -> DeliverySettings:
+    data = dict(data)
+    data["last_resort"] = LastResort(data.get("last_resort", "agent"))
+    known = DeliverySettings.__dataclass_fields__
+    return DeliverySettings(**{k: v for k, v in data.items() if k in known})
+
+
+def expand_plan(plan: Plan) -> list[dict]:
+    """Flatten a plan into numbered attempts: each retry of a step is an attempt of its own."""
+    attempts = []
+    for index, step in enumerate(plan.steps):
+        for try_no in range(1 + max(0, step.retries)):
+            attempts.append({"step": index, "try": try_no, "parallel": step.parallel, "dynamic": step.dynamic,
+                             "delay": step.retry_interval if try_no else 0.0,
+                             "targets": [_target_to_json(t) for t in step.targets]})
+    return attempts
+
+
+class TransferService:
+    """Every decision about a transfer; used by the blueprints (webhooks, API) and the RQ jobs."""
+
+    def __init__(self, *, store: Store, jobs: JobQueue, urls: CallbackUrls, agent: AgentConnection,
+                 allow_list: AllowList, router: Callable[[], Any] | None = None,
+                 gateway_factory: Callable[[], TwilioGateway] | None = None,
+                 summariser: Summariser | None = None, caller_id: str | None = None,
+                 fail_message: str | None = None):
+        self.store = store
+        self.jobs = jobs
+        self.urls = urls
+        self.agent = agent
+        self.allow_list = allow_list
+        self._router = router or (lambda: None)
+        self._gateway_factory = gateway_factory
+        self._gateway: TwilioGateway | None = None
+        self.summariser = summariser or BuiltinSummariser()
+        self.default_caller_id = caller_id
+        self.fail_message = fail_message
+
+    @property
+    def gateway(self) -> TwilioGateway:
+        """The process's Twilio client, built on first use (web processes never need one)."""
+        if self._gateway is None:
+            if self._gateway_factory is None:
+                raise RuntimeError("no Twilio gateway configured for this process")
+            self._gateway = self._gateway_factory()
+        return self._gateway
+
+    # ------------------------------------------------------------------ requests (API, tools, hand-off)
+    def request_transfer(self, call_sid: str, request: TransferRequest, *, idempotency_key: str | None = None,
+                         via: str = "api") -> tuple[TransferRecord, bool]:
+        """Validate and store a transfer, then queue its start; returns (transfer, created)."""
+        if idempotency_key:
+            # A retry must not be refused by validation that has since changed: answer it first.
+            existing = self.store.idempotent_transfer_id(f"{call_sid}:{idempotency_key}")
+            if existing:
+                return self.store.get_transfer(existing), False
+        call = self.store.get_call(call_sid)
+        if call is None:
+            raise UnknownCall(call_sid)
+        fields, settings, attempts = self._prepare(call_sid, call, request, via=via)
+        result = self.store.create_transfer(
+            fields, event={"event": "requested", "to": request.to, "mode": fields["mode"], "via": via,
+                           "reason": request.reason},
+            idempotency_key=f"{call_sid}:{idempotency_key}" if idempotency_key else None)
+        if result.verdict == "idempotent":
+            return self.store.get_transfer(result.transfer_id), False
+        if result.verdict == "conflict":
+            raise TransferConflict(f"transfer {result.transfer_id} is already in flight on this call",
+                                   transfer_id=result.transfer_id)
+        if result.verdict == "no-call":
+            raise UnknownCall(call_sid)
+        if via != "handoff":
+            self.jobs.enqueue("start_transfer", result.transfer_id)
+        record = self.store.get_transfer(result.transfer_id)
+        log.info(json.dumps({"event": "transfer-requested", "transfer": record.id, "call": call_sid,
+                             "mode": record.mode, "to": request.to, "via": via}))
+        return record, True
+
+    def _plan(self, call_sid: str, call: Mapping[str, str], request: TransferRequest) -> Plan:
+        router = self._router()
+        variables = {str(k): str(v) for k, v in (request.variables or {}).items()}
+        if router is not None:
+            from handoff.routing import RoutingError   # routing is optional until configured
+
+            call_variables = {"caller": call.get("from", ""), "from": call.get("from", ""),
+                              "to": call.get("to", ""), **self.store.get_call_variables(call_sid)}
+            try:
+                return router.plan(request.to, variables=variables, call_variables=call_variables,
+                                   now=datetime.now(timezone.utc), mode=request.mode)
+            except RoutingError as exc:
+                raise TransferRefused(getattr(exc, "field", None) or "to", getattr(exc, "message", str(exc)))
+        try:
+            target = parse_raw_target(request.to, self.allow_list)
+        except DestinationError as exc:
+            raise TransferRefused("to", exc.reason) from None
+        return Plan(steps=(Step(targets=(target,)),), reasons=("raw number on the allow-list",))
+
+    def _prepare(self, call_sid: str, call: Mapping[str, str], request: TransferRequest, *, via: str):
+        plan = self._plan(call_sid, call, request)
+        settings = plan.settings
+        mode = TransferMode(request.mode or settings.mode or "cold")
+        overrides: dict[str, Any] = {"mode": mode.value}
+        if request.message is not None:
+            overrides["message"] = request.message
+        if request.timeout is not None:
+            overrides["timeout"] = request.timeout
+        if request.caller_id is not None:
+            overrides["caller_id"] = request.caller_id
+        settings = replace(settings, **overrides)
+        attempts = expand_plan(plan)
+        if not attempts:
+            raise TransferRefused("to", "no destination to try")
+        sip_call = call.get("sip") == "1"
+        if request.refer:
+            if not sip_call:
+                raise TransferRefused("refer", "SIP REFER is only possible on a call that arrived over SIP")
+            if mode is not TransferMode.COLD:
+                raise TransferRefused("refer", "SIP REFER is a cold transfer; use mode 'cold'")
+        if mode is TransferMode.AGENT and any(t["kind"] != "agent" for a in attempts for t in a["targets"]):
+            raise TransferRefused("to", "an agent hand-off needs a recipient of type 'agent'")
+        if mode is not TransferMode.AGENT and any(t["kind"] == "agent" for a in attempts for t in a["targets"]):
+            raise TransferRefused("mode", "this recipient is an AI agent: use mode 'agent'")
+        if mode is TransferMode.COLD and any(a["parallel"] for a in attempts):
+            raise TransferRefused("mode", "a parallel group needs a warm transfer (the first to accept wins)")
+        caller_id = self._caller_id(call, settings.caller_id)
+        now = utc_now_iso()
+        fields = {
+            "id": _new_id(), "call_sid": call_sid, "mode": mode.value, "status": TransferStatus.REQUESTED.value,
+            "attempt": 0, "attempts_total": len(attempts), "plan": json.dumps(attempts),
+            "settings": json.dumps(_settings_to_json(settings)), "to": request.to,
+            "reason": request.reason or "", "summary": request.summary or "", "message": settings.message or "",
+            "variables": json.dumps(dict(request.variables or {})), "final": "1" if request.final else "0",
+            "caller_id": caller_id or "", "timeout": settings.timeout, "refer": "1" if request.refer else "0",
+            "context": json.dumps(dict(request.context or {})), "via": via, "created_at": now, "updated_at": now,
+            "legs_expected": 0, "reasons": json.dumps(list(plan.reasons)),
+        }
+        return fields, settings, attempts
+
+    def _caller_id(self, call: Mapping[str, str], policy: str | None) -> str | None:
+        policy = (policy or "agent").strip()
+        if policy == "agent":
+            return self.default_caller_id or call.get("to") or None
+        if policy == "caller":
+            return call.get("from") or None
+        try:
+            number = parse_e164(policy)
+        except DestinationError:
+            raise TransferRefused("caller_id", "must be 'agent', 'caller' or an E.164 number") from None
+        # Caller ID spoofing is refused: only numbers this call or the deployment already owns.
+        if number not in {call.get("to"), call.get("from"), self.default_caller_id}:
+            raise TransferRefused("caller_id", "must be the agent's number, the caller's, or TRANSFER_CALLER_ID")
+        return number
+
+    def cancel(self, transfer_id: str) -> TransferRecord:
+        """Cancel a transfer that has not bridged yet; the caller goes back to the agent."""
+        result = self.store.transition(transfer_id, allowed_from=WAITING, to="completed", outcome=Outcome.CANCELLED,
+                                       detail="cancelled through the API", event={"event": "cancel-requested"})
+        if result.verdict == "missing":
+            raise KeyError(transfer_id)
+        if not result.applied:
+            raise TransferConflict(f"transfer is {result.transfer.status.value}; only a transfer in progress "
+                                   "can be cancelled", transfer_id=transfer_id)
+        self.jobs.enqueue("after_attempt", transfer_id, result.transfer.attempt)
+        return result.transfer
+
+    # ------------------------------------------------------------------ reading
+    def transfer_view(self, transfer_id: str) -> dict | None:
+        """The transfer as the API shows it: status, outcome, targets (no secrets) and timeline."""
+        record, timeline = self.store.get_transfer_with_timeline(transfer_id)
+        if record is None:
+            return None
+        return present_transfer(record, timeline)
+
+    def call_view(self, call_sid: str) -> dict | None:
+        """A call with its transfers, oldest first."""
+        call = self.store.get_call(call_sid)
+        if call is None:
+            return None
+        transfers = []
+        for transfer_id in self.store.call_transfer_ids(call_sid):
+            view = self.transfer_view(transfer_id)
+            if view:
+                transfers.append(view)
+        return {"sid": call_sid, **{k: v for k, v in call.items() if k != "agent_parameters"},
+                "variables": self.store.get_call_variables(call_sid), "transfers": transfers}
+
+    # ------------------------------------------------------------------ the caller's own call
+    def incoming_call(self, *, call_sid: str, from_: str, to: str, direction: str | None) -> str:
+        """Record a new call and connect the caller to the AI agent."""
+        self.store.record_call(call_sid, {"from": from_, "to": to, "direction": direction or "inbound",
+                                          "sip": "1" if from_.startswith("sip:") else "0", "status": "in-progress",
+                                          "created_at": utc_now_iso()})
+        return twiml.agent_connect(kind=self.agent.kind, url=self.agent.url, action_url=self.urls.agent_ended(),
+                                   parameters={"call_sid": call_sid, "caller": from_})
+
+    def call_status(self, *, call_sid: str, status: str) -> None:
+        """A status callback for the caller's call; an ended call cancels its transfer in flight."""
+        if status not in CALL_ENDED:
+            return
+        result = self.store.call_ended(call_sid, call_status=status)
+        if result.applied and result.transfer.mode == "warm":
+            # Ringing or whispering legs must not reach a caller who is gone.
+            self.jobs.enqueue("end_legs", result.transfer.id, "")
+
+    def agent_session_ended(self, *, call_sid: str, handoff_data: str | None, status: str | None) -> str:
+        """Connect's action: the agent session ended, possibly asking for a transfer in HandoffData."""
+        request = parse_handoff_data(handoff_data)
+        if request is None:
+            return twiml.hangup()
+        try:
+            record, created = self.request_transfer(call_sid, request, via="handoff")
+        except (TransferRefused, TransferConflict, UnknownCall) as exc:
+            message = getattr(exc, "message", str(exc))
+            return self._agent_twiml(call_sid, outcome="transfer-refused", detail=message, transfer_id="")
+        return self._handoff_twiml(record)
+
+    def _handoff_twiml(self, record: TransferRecord) -> str:
+        """The caller has already left the agent: answer with the transfer's first document."""
+        attempts = record.json_field("plan", [])
+        first = attempts[0]
+        if first.get("dynamic"):
+            # The destination needs a remote lookup, which only a worker may do.
+            self.jobs.enqueue("start_transfer", record.id)
+            settings = _settings_from_json(record.json_field("settings", {}))
+            return twiml.agent_hold(message=settings.message or "Please hold while I connect you.",
+                                    music_url=settings.hold_music_url)
+        if record.mode == "cold":
+            self.store.transition(record.id, allowed_from=[TransferStatus.REQUESTED], to="dialing",
+                                  event={"event": "dialing", "attempt": 0, "target": _describe(first)})
+            self._schedule_ring_timeout(record, 0)
+            return self._cold_twiml(record, 0)
+        if record.mode == "agent":
+            self.store.transition(record.id, allowed_from=[TransferStatus.REQUESTED], to="completed",
+                                  outcome=Outcome.SUCCESS, detail="handed to agent",
+                                  event={"event": "handed-to-agent", "target": _describe(first)})
+            return self._agent_handoff_twiml(record, _target_from_json(first["targets"][0]))
+        # Warm: the caller waits in the conference while a worker dials the recipient.
+        self.store.transition(record.id, allowed_from=[TransferStatus.REQUESTED], to="dialing",
+                              event={"event": "caller-on-hold"})
+        self.jobs.enqueue("dial_attempt", record.id, 0)
+        return self._caller_conference_twiml(record)
+
+    # ------------------------------------------------------------------ cold transfer callbacks
+    def dial_action(self, transfer_id: str, attempt: int, *, dial_status: str, dial_call_sid: str | None,
+                    duration: str | None) -> str:
+        """Cold Dial finished: bridged-and-ended, or failed (next attempt, or back to the agent)."""
+        outcome = DIAL_STATUS_OUTCOMES.get(dial_status, Outcome.CONNECTION_ERROR)
+        event = {"event": "dial-ended", "attempt": attempt, "dial_status": dial_status, "leg": dial_call_sid,
+                 "duration": duration}
+        if outcome.is_success:
+            result = self.store.transition(
+                transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING, TransferStatus.BRIDGED],
+                to="completed", outcome=Outcome.SUCCESS, detail="bridge ended", event=event,
+                event_id=f"dial-action:{attempt}", attempt=attempt)
+        else:
+            detail = f"dial {dial_status}"
+            result = self.store.transition(
+                transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING], to="fail-attempt",
+                outcome=outcome, detail=detail, event=event, event_id=f"dial-action:{attempt}", attempt=attempt)
+        return self._cold_followup_twiml(result)
+
+    def _cold_followup_twiml(self, result: TransitionResult) -> str:
+        record = result.transfer
+        if record is None:
+            return twiml.hangup()
+        status = record.status
+        if status is TransferStatus.DIALING:
+            # The fallback chain moved on: dial the next attempt in the same document.
+            self._schedule_ring_timeout(record, record.attempt)
+            return self._cold_twiml(record, record.attempt)
+        if status is TransferStatus.COMPLETED and record.outcome is Outcome.SUCCESS:
+            if record.final:
+                return twiml.hangup()
+            self.store.append_event(record.id, {"event": "returned-to-agent", "after": "recipient hung up"})
+            return self._agent_twiml(record.call_sid, outcome=Outcome.SUCCESS.value, detail="recipient hung up",
+                                     transfer_id=record.id)
+        if status is TransferStatus.COMPLETED:
+            return self._last_resort_twiml(record)
+        return twiml.hangup()
+
+    def dial_status(self, transfer_id: str, attempt: int, *, leg_sid: str, call_status: str,
+                    sequence: str | None) -> None:
+        """A cold transfer's leg progressed (Number/Sip/Client statusCallback)."""
+        event_id = f"dial-status:{leg_sid}:{call_status}"
+        event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid}
+        if call_status == "ringing":
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ringing", status="ringing",
+                                 event=event, event_id=event_id)
+        elif call_status in ("in-progress", "answered"):
+            self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING],
+                                  to="bridged", outcome=Outcome.SUCCESS, detail="answered",
+                                  event={"event": "bridged", "attempt": attempt, "leg": leg_sid},
+                                  event_id=event_id, attempt=attempt, fields={"bridged_leg": leg_sid})
+        elif call_status in CALL_ENDED:
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended", event=event,
+                                 event_id=event_id)
+        elif call_status == "initiated":
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="dialed", event=event,
+                                 event_id=event_id)
+
+    def refer_action(self, transfer_id: str, attempt: int, *, refer_status: str | None,
+                     sip_code: str | None) -> str:
+        """Refer's action: 2xx means the caller's SIP side took the call; anything else fails."""
+        ok = (refer_status or "").lower() in ("in-progress", "completed", "answered") or \
+            (sip_code or "").startswith("2")
+        event = {"event": "refer-result", "refer_status": refer_status, "sip_code": sip_code}
+        if ok:
+            result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING], to="completed",
+                                           outcome=Outcome.SUCCESS, detail=f"REFER accepted ({sip_code})",
+                                           event=event, event_id=f"refer:{attempt}", attempt=attempt)
+            return twiml.hangup() if result.transfer else twiml.hangup()
+        outcome = Outcome.TIMEOUT if sip_code in ("408", "480") else Outcome.CONNECTION_ERROR
+        result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING], to="fail-attempt",
+                                       outcome=outcome, detail=f"REFER failed ({sip_code or refer_status})",
+                                       event=event, event_id=f"refer:{attempt}", attempt=attempt)
+        return self._cold_followup_twiml(result)
+
+    # ------------------------------------------------------------------ warm transfer callbacks
+    def leg_status(self, transfer_id: str, attempt: int, *, leg_sid: str, call_status: str,
+                   sequence: str | None) -> None:
+        """A warm recipient leg progressed; the last leg of an attempt ending fails it."""
+        event_id = f"leg-status:{leg_sid}:{call_status}"
+        event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid}
+        if call_status == "ringing":
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ringing", status="ringing",
+                                 event=event, event_id=event_id)
+            return
+        if call_status not in CALL_ENDED:
+            return
+        outcome = DIAL_STATUS_OUTCOMES.get(call_status, Outcome.CONNECTION_ERROR)
+        if outcome.is_success or outcome is Outcome.CANCELLED:
+            outcome = Outcome.TIMEOUT     # a leg we cancelled (ring timeout) or one that just hung up
+        batch = self.store.batch()
+        self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended", outcome=outcome,
+                             detail=f"leg {call_status}", event=event, event_id=event_id,
+                             outcome_if_answered=Outcome.SCREENING_REJECTED, batch=batch)
+        self.jobs.enqueue("after_attempt", transfer_id, attempt, batch=batch)
+        self.store.execute(batch)
+
+    def leg_answered(self, transfer_id: str, attempt: int, *, leg_sid: str) -> str:
+        """A recipient leg answered: silence while AMD decides, or straight to the whisper."""
+        record = self.store.get_transfer(transfer_id)
+        if record is None or record.status.is_finished or record.attempt != attempt \
+                or record.status is TransferStatus.BRIDGED:
+            return twiml.taken_elsewhere() if record and record.status is TransferStatus.BRIDGED else twiml.hangup()
+        settings = _settings_from_json(record.json_field("settings", {}))
+        if settings.human_detection:
+            batch = self.store.batch()
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="answered", status="answered",
+                                 event={"event": "leg-answered", "attempt": attempt, "leg": leg_sid},
+                                 event_id=f"answered:{leg_sid}", batch=batch)
+            self.jobs.schedule("leg_timeout", transfer_id, attempt, leg_sid, "answered",
+                               delay=settings.detection_timeout, job_id=_timer_id(transfer_id, attempt, leg_sid, "detect"),
+                               batch=batch)
+            self.store.execute(batch)
+            return twiml.leg_awaiting_detection(seconds=settings.detection_timeout + 30)
+        return self._start_whisper(record, attempt, leg_sid, settings)
+
+    def leg_amd(self, transfer_id: str, attempt: int, *, leg_sid: str, answered_by: str) -> None:
+        """Answering-machine detection finished: a human hears the whisper; a machine never does."""
+        human = answered_by in ("human", "unknown")
+        event = {"event": "amd-result", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by}
+        batch = self.store.batch()
+        if human:
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="screening",
+                                 require_leg_state="answered", event=event, event_id=f"amd:{leg_sid}", batch=batch)
+            self.jobs.enqueue("whisper_leg", transfer_id, attempt, leg_sid, batch=batch)
+        else:
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended", outcome=Outcome.TIMEOUT,
+                                 detail=f"answered by {answered_by}", event=event, event_id=f"amd:{leg_sid}",
+                                 batch=batch)
+            self.jobs.enqueue("drop_leg", transfer_id, attempt, leg_sid, batch=batch)
+        self.jobs.unschedule(_timer_id(transfer_id, attempt, leg_sid, "detect"), batch=batch)
+        self.store.execute(batch)
+
+    def whisper(self, transfer_id: str, attempt: int, *, leg_sid: str) -> str:
+        """The leg's whisper document (requested after a human was detected)."""
+        record = self.store.get_transfer(transfer_id)
+        if record is None or record.status.is_finished or record.attempt != attempt:
+            return twiml.hangup()
+        if record.status is TransferStatus.BRIDGED:
+            return twiml.taken_elsewhere()
+        return self._start_whisper(record, attempt, leg_sid, _settings_from_json(record.json_field("settings", {})))
+
+    def _start_whisper(self, record: TransferRecord, attempt: int, leg_sid: str, settings: DeliverySettings) -> str:
+        batch = self.store.batch()
+        self.store.leg_event(record.id, attempt=attempt, leg_sid=leg_sid, state="screening", status="screening",
+                             event={"event": "whisper-played", "attempt": attempt, "leg": leg_sid},
+                             event_id=f"whisper:{leg_sid}", batch=batch)
+        # Whisper (~15 s at most) plus two prompts with their key timeouts, plus slack.
+        deadline = 20 + 2 * (settings.accept_timeout + 5)
+        self.jobs.schedule("leg_timeout", record.id, attempt, leg_sid, "screening", delay=deadline,
+                           job_id=_timer_id(record.id, attempt, leg_sid, "accept"), batch=batch)
+        self.store.execute(batch)
+        return twiml.whisper_prompt(whisper=record.fields.get("whisper") or "You have a transferred call.",
+                                    accept_key=settings.accept_key, decline_key=settings.decline_key,
+                                    key_action_url=self.urls.transfer(record.id, "key", attempt=attempt, leg=leg_sid),
+                                    timeout=settings.accept_timeout)
+
+    def key_pressed(self, transfer_id: str, attempt: int, *, leg_sid: str, digits: str | None) -> str:
+        """The recipient pressed a key (or nothing): accept bridges, decline moves on."""
+        record = self.store.get_transfer(transfer_id)
+        if record is None:
+            return twiml.hangup()
+        settings = _settings_from_json(record.json_field("settings", {}))
+        digits = (digits or "").strip()
+        if digits == settings.accept_key:
+            batch = self.store.batch()
+            self.store.transition(transfer_id, allowed_from=WAITING, to="bridged", outcome=Outcome.SUCCESS,
+                                  detail="accepted", event={"event": "key-pressed", "digits": digits, "leg": leg_sid,
+                                                            "attempt": attempt},
+                                  event_id=f"accept:{leg_sid}", attempt=attempt,
+                                  fields={"bridged_leg": leg_sid}, batch=batch)
+            self.jobs.enqueue("end_legs", transfer_id, leg_sid, batch=batch)
+            self.jobs.unschedule(_timer_id(transfer_id, attempt, leg_sid, "accept"), batch=batch)
+            self.jobs.unschedule(_timer_id(transfer_id, attempt, "", "ring"), batch=batch)
+            result = self.store.execute(batch)[0]
+            winner = result.transfer.fields.get("bridged_leg") if result.transfer else None
+            if winner == leg_sid and result.transfer.status is TransferStatus.BRIDGED:
+                return twiml.join_conference(room=_room(transfer_id),
+                                             status_callback_url=self.urls.transfer(transfer_id, "conference"),
+                                             announcement=None)
+            return twiml.taken_elsewhere()
+        if digits and digits != settings.decline_key:
+            # Any other key: say the prompt again (it is cheap to re-enter the whisper document).
+            return self._start_whisper(record, attempt, leg_sid, settings)
+        outcome = Outcome.SCREENING_REJECTED if digits else Outcome.TIMEOUT
+        batch = self.store.batch()
+        self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended", outcome=outcome,
+                             detail="declined" if digits else "no key pressed",
+                             event={"event": "key-pressed" if digits else "no-key", "digits": digits,
+                                    "leg": leg_sid, "attempt": attempt},
+                             event_id=f"key:{leg_sid}", batch=batch)
+        self.jobs.enqueue("after_attempt", transfer_id, attempt, batch=batch)
+        self.jobs.unschedule(_timer_id(transfer_id, attempt, leg_sid, "accept"), batch=batch)
+        self.store.execute(batch)
+        return twiml.thanks_and_hangup() if digits else twiml.hangup()
+
+    def conference_event(self, transfer_id: str, *, event: str, label: str | None, conference_sid: str | None,
+                         call_sid: str | None, sequence: str | None) -> None:
+        """Conference status callbacks: they feed the timeline (bridged, left, ended)."""
+        names = {"participant-join": "joined", "participant-leave": "left", "conference-start": "conference-started",
+                 "conference-end": "conference-ended"}
+        name = names.get(event, event)
+        if event == "participant-join" and label == "recipient":
+            name = "bridged"
+        payload = {"event": name, "participant": label, "call": call_sid, "conference": conference_sid}
+        self.store.transition(transfer_id, allowed_from="*", event=payload,
+                              event_id=f"conf:{event}:{call_sid or ''}:{sequence or ''}",
+                              fields={"conference_sid": conference_sid} if conference_sid else None)
+
+    def caller_left_conference(self, transfer_id: str) -> str:
+        """The caller's conference Dial ended without the caller hanging up (the recipient left)."""
+        result = self.store.transition(transfer_id, allowed_from=[TransferStatus.BRIDGED], to="completed",
+                                       outcome=Outcome.SUCCESS, detail="recipient hung up",
+                                       event={"event": "leg-ended-after-bridge"}, event_id="caller-left-conference")
+        record = result.transfer
+        if record is None:
+            return twiml.hangup()
+        if record.outcome is Outcome.SUCCESS:
+            if record.final:
+                return twiml.hangup()
+            self.store.append_event(transfer_id, {"event": "returned-to-agent", "after": "recipient hung up"})
+            return self._agent_twiml(record.call_sid, outcome=Outcome.SUCCESS.value, detail="recipient hung up",
+                                     transfer_id=record.id)
+        if record.status is TransferStatus.COMPLETED:
+            return self._last_resort_twiml(record)
+        # Still waiting (the conference ended under us): keep the caller on hold audio.
+        return self._caller_conference_twiml(record)
+
+    def hold_twiml(self, transfer_id: str) -> str:
+        """The conference waitUrl document for this transfer."""
+        record = self.store.get_transfer(transfer_id)
+        settings = _settings_from_json(record.json_field("settings", {})) if record else DeliverySettings()
+        return twiml.hold_audio(music_url=settings.hold_music_url, message=settings.hold_message)
+
+    # ------------------------------------------------------------------ worker steps
+    def run_start(self, transfer_id: str) -> None:
+        """Job: move the caller (cold dial, conference, other agent) and dial the first attempt."""
+        record = self.store.get_transfer(transfer_id)
+        if record is None or record.status is not TransferStatus.REQUESTED:
+            return   # already started, or finished (cancelled before a worker got to it)
+        attempts = record.json_field("plan", [])
+        if attempts[0].get("dynamic"):
+            record = self._resolve_dynamic(record, 0)
+            if record is None:
+                return
+        self._prepare_whisper(record)
+        mode = record.mode
+        if mode == "warm":
+            result = self.store.transition(transfer_id, allowed_from=[TransferStatus.REQUESTED], to="dialing",
+                                           event={"event": "caller-on-hold"})
+            if not result.applied:
+                return
+            try:
+                self.gateway.redirect_call(record.call_sid, twiml=self._caller_conference_twiml(record))
+            except GatewayError as exc:
+                self._fail_start(record, exc)
+                return
+            self.run_dial_attempt(transfer_id, 0)
+            return
+        first = attempts[0]
+        if mode == "agent":
+            target = _target_from_json(first["targets"][0])
+            try:
+                self.gateway.redirect_call(record.call_sid, twiml=self._agent_handoff_twiml(record, target))
+            except GatewayError as exc:
+                self._fail_start(record, exc)
+                return
+            self.store.transition(transfer_id, allowed_from=[TransferStatus.REQUESTED], to="completed",
+                                  outcome=Outcome.SUCCESS, detail="handed to agent",
+                                  event={"event": "handed-to-agent", "target": _describe(first)})
+            return
+        result = self.store.transition(transfer_id, allowed_from=[TransferStatus.REQUESTED], to="dialing",
+                                       event={"event": "dialing", "attempt": 0, "target": _describe(first),
+                                              "refer": record.fields.get("refer") == "1"})
+        if not result.applied:
+            return
+        try:
+            self.gateway.redirect_call(record.call_sid, twiml=self._cold_twiml(record, 0))
+        except GatewayError as exc:
+            self._fail_start(record, exc)
+            return
+        self._schedule_ring_timeout(record, 0)
+
+    def _fail_start(self, record: TransferRecord, exc: GatewayError) -> None:
+        detail = f"Twilio error {exc.code}: {exc}" if exc.code else str(exc)
+        self.store.transition(record.id, allowed_from=WAITING, to="completed", outcome=Outcome.CONNECTION_ERROR,
+                              detail=detail, event={"event": "failed", "error": detail})
+        if not exc.call_is_gone and record.mode == "warm":
+            self.run_after_attempt(record.id, record.attempt)
+
+    def _resolve_dynamic(self, record: TransferRecord, attempt: int) -> TransferRecord | None:
+        """Resolve a dynamic recipient's address (a remote webhook) into the stored plan."""
+        attempts = record.json_field("plan", [])
+        name = attempts[attempt]["dynamic"]
+        router = self._router()
+        try:
+            if router is None:
+                raise ValueError("no routing configuration loaded")
+            call = self.store.get_call(record.call_sid) or {}
+            target = router.resolve_dynamic(name, context={
+                "call_sid": record.call_sid, "caller": call.get("from"), "reason": record.fields.get("reason"),
+                "variables": record.json_field("variables", {}), "transfer_id": record.id})
+        except Exception as exc:   # RoutingError and anything the webhook did: the fallback handles it
+            result = self.store.transition(record.id, allowed_from=WAITING, to="fail-attempt",
+                                           outcome=Outcome.CONNECTION_ERROR, attempt=attempt,
+                                           detail=f"dynamic destination {name}: {exc}",
+                                           event={"event": "dynamic-destination-failed", "recipient": name,
+                                                  "error": str(exc)})
+            self.run_after_attempt(record.id, attempt)
+            return None
+        attempts[attempt]["targets"] = [_target_to_json(target)]
+        attempts[attempt]["dynamic"] = None
+        result = self.store.transition(record.id, allowed_from="*", attempt=attempt,
+                                       event={"event": "dynamic-destination", "recipient": name,
+                                              "target": target.describe()},
+                                       fields={"plan": json.dumps(attempts)})
+        return result.transfer
+
+    def _prepare_whisper(self, record: TransferRecord) -> None:
+        """Warm: compute the whisper once (the LLM summariser may be slow; webhooks must not be)."""
+        if record.mode != "warm" or record.fields.get("whisper"):
+            return
+        settings = _settings_from_json(record.json_field("settings", {}))
+        reason = record.fields.get("reason") or None
+        summary = record.fields.get("summary") or ""
+        if not summary:
+            transcript = record.json_field("context", {}).get("transcript") or []
+            if transcript:
+                summary = self.summariser.summarise(transcript, reason=reason, prompt=settings.summary_prompt)
+        call = self.store.get_call(record.call_sid) or {}
+        values = {"caller": call.get("from", "unknown"), "reason": reason or "not given", "summary": summary,
+                  **record.json_field("variables", {})}
+        if settings.whisper:
+            whisper = settings.whisper
+            for name, value in values.items():
+                whisper = whisper.replace(f"<{name}>", str(value)).replace("{" + name + "}", str(value))
+        else:
+            whisper = "Incoming transfer from the AI assistant."
+            if reason:
+                whisper += f" Reason: {reason.rstrip('.')}."
+            if summary:
+                whisper += f" {summary}"
+        self.store.transition(record.id, allowed_from="*", event={"event": "whisper-prepared", "text": whisper},
+                              fields={"whisper": whisper, "summary": summary})
+
+    def run_dial_attempt(self, transfer_id: str, attempt: int) -> None:
+        """Job: dial every target of a warm attempt, and arm its ring timeout."""
+        record = self.store.get_transfer(transfer_id)
+        if record is None or record.status not in (TransferStatus.DIALING, TransferStatus.REQUESTED) \
+                or record.attempt != attempt:
+            return
+        attempts = record.json_field("plan", [])
+        if attempts[attempt].get("dynamic"):
+            record = self._resolve_dynamic(record, attempt)
+            if record is None:
+                return
+            attempts = record.json_field("plan", [])
+        self._prepare_whisper(record)
+        record = self.store.get_transfer(transfer_id)
+        settings = _settings_from_json(record.json_field("settings", {}))
+        targets = [_target_from_json(t) for t in attempts[attempt]["targets"]]
+        result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.REQUESTED],
+                                       to="dialing", attempt=attempt, fields={"legs_expected": len(targets)},
+                                       event={"event": "dialing", "attempt": attempt,
+                                              "targets": [t.describe() for t in targets],
+                                              "parallel": attempts[attempt]["parallel"]},
+                                       event_id=f"dial-attempt:{attempt}")
+        if not result.applied:
+            return
+        for index, target in enumerate(targets):
+            leg = LegRequest(
+                to=self._leg_address(target), from_=record.fields.get("caller_id") or "",
+                url=self.urls.transfer(transfer_id, "leg-answer", attempt=attempt),
+                status_callback=self.urls.transfer(transfer_id, "leg-status", attempt=attempt),
+                timeout=settings.timeout, machine_detection=settings.human_detection,
+                amd_callback=self.urls.transfer(transfer_id, "leg-amd", attempt=attempt),
+                send_digits=target.send_digits, sip_username=target.sip_username, sip_password=target.sip_password)
+            try:
+                sid = self.gateway.create_leg(leg)
+            except GatewayError as exc:
+                # Counts as an ended leg, so the attempt fails once every leg has.
+                self.store.leg_event(transfer_id, attempt=attempt, leg_sid=f"failed-{attempt}-{index}", state="ended",
+                                     outcome=Outcome.CONNECTION_ERROR, detail=f"could not dial: {exc}",
+                                     event={"event": "leg-failed", "attempt": attempt, "target": target.describe(),
+                                            "error": str(exc), "code": exc.code})
+                continue
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=sid, state="dialed",
+                                 event={"event": "leg-dialed", "attempt": attempt, "leg": sid,
+                                        "target": target.describe()}, event_id=f"dialed:{sid}")
+        self._schedule_ring_timeout(record, attempt)
+        # If every leg failed to dial, the attempt is already over: move on.
+        self.run_after_attempt(transfer_id, attempt)
+
+    def _leg_address(self, target: Target) -> str:
+        if target.kind is TargetKind.SIP:
+            from .destinations import sip_uri_with_headers
+            return sip_uri_with_headers(target)
+        return target.address
+
+    def _schedule_ring_timeout(self, record: TransferRecord, attempt: int) -> None:
+        settings = _settings_from_json(record.json_field("settings", {}))
+        self.jobs.schedule("ring_timeout", record.id, attempt, delay=settings.timeout + RING_GRACE,
+                           job_id=_timer_id(record.id, attempt, "", "ring"))
+
+    def run_ring_timeout(self, transfer_id: str, attempt: int) -> None:
+        """Timer: nobody answered in time (Twilio's own timeout should have fired first)."""
+        result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING],
+                                       to="fail-attempt", outcome=Outcome.TIMEOUT, detail="ring timeout",
+                                       event={"event": "timeout", "stage": "ring", "attempt": attempt},
+                                       event_id=f"ring-timeout:{attempt}", attempt=attempt)
+        if result.applied:
+            self.run_after_attempt(transfer_id, attempt)
+
+    def run_leg_timeout(self, transfer_id: str, attempt: int, leg_sid: str, stage: str) -> None:
+        """Timer: a leg stayed too long in AMD ('answered') or without a key press ('screening')."""
+        if stage == "answered":
+            # No AMD verdict in time: treat as unknown and let the key press prove a human is there.
+            result = self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="screening",
+                                          require_leg_state="answered",
+                                          event={"event": "timeout", "stage": "human-detection", "leg": leg_sid},
+                                          event_id=f"detect-timeout:{leg_sid}")
+            if result.applied:
+                self.run_whisper_leg(transfer_id, attempt, leg_sid)
+            return
+        result = self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended",
+                                      outcome=Outcome.TIMEOUT, detail="no key pressed in time",
+                                      require_leg_state="screening",
+                                      event={"event": "timeout", "stage": "accept", "leg": leg_sid},
+                                      event_id=f"accept-timeout:{leg_sid}")
+        if result.verdict in ("applied", "stale"):
+            self.run_drop_leg(transfer_id, attempt, leg_sid)
+            self.run_after_attempt(transfer_id, attempt)
+
+    def run_whisper_leg(self, transfer_id: str, attempt: int, leg_sid: str) -> None:
+        """Job: a human answered a leg: send it to the whisper document."""
+        try:
+            self.gateway.redirect_call_url(leg_sid, url=self.urls.transfer(transfer_id, "whisper", attempt=attempt,
+                                                                           leg=leg_sid))
+        except GatewayError as exc:  # the leg hung up meanwhile: its status callback ends it
+            log.info("whisper redirect for %s failed: %s", leg_sid, exc)
+
+    def run_drop_leg(self, transfer_id: str, attempt: int, leg_sid: str) -> None:
+        """Job: hang up one leg (a machine answered, or it timed out)."""
+        if leg_sid.startswith("failed-"):
+            return
+        try:
+            self.gateway.end_call(leg_sid, ringing=False)
+        except GatewayError as exc:
+            if not exc.call_is_gone:
+                log.warning("could not hang up leg %s: %s", leg_sid, exc)
+
+    def run_end_legs(self, transfer_id: str, keep: str = "") -> None:
+        """Job: end every open leg of the transfer except `keep` (the one that accepted)."""
+        to_end = [(sid, state in ("dialed", "ringing")) for sid, (_, state) in self.store.legs(transfer_id).items()
+                  if sid != keep and state != "ended" and not sid.startswith("failed-")]
+        for sid, ringing in to_end:
+            try:
+                self.gateway.end_call(sid, ringing=ringing)
+            except GatewayError as exc:
+                if exc.call_is_gone:
+                    continue
+                try:   # a leg that answered since we looked needs 'completed', not 'canceled'
+                    self.gateway.end_call(sid, ringing=not ringing)
+                except GatewayError:
+                    log.warning("could not end leg %s", sid)
+            self.store.leg_event(transfer_id, attempt=self._leg_attempt(transfer_id, sid), leg_sid=sid, state="ended",
+                                 outcome=Outcome.CANCELLED, detail="cancelled by Handoff",
+                                 event={"event": "leg-cancelled", "leg": sid}, event_id=f"cancelled:{sid}")
+
+    def _leg_attempt(self, transfer_id: str, leg_sid: str) -> int:
+        return self.store.legs(transfer_id).get(leg_sid, (0, ""))[0]
+
+    def run_after_attempt(self, transfer_id: str, attempt: int) -> None:
+        """Job: after an attempt failed, dial the next one (after its retry interval) or take the last resort."""
+        record = self.store.get_transfer(transfer_id)
+        if record is None:
+            return
+        if record.status is TransferStatus.DIALING and record.attempt > attempt:
+            self.run_end_legs(transfer_id)
+            if record.mode == "cold":
+                return     # cold fallbacks continue in the Dial action's document
+            delay = record.json_field("plan", [])[record.attempt].get("delay") or 0
+            if delay:
+                self.jobs.schedule("dial_attempt", transfer_id, record.attempt, delay=delay,
+                                   job_id=f"{self.store.keys.prefix}-dial-{transfer_id}-{record.attempt}")
+            else:
+                self.run_dial_attempt(transfer_id, record.attempt)
+            return
+        if record.status is not TransferStatus.COMPLETED or record.outcome is Outcome.SUCCESS:
+            return
+        if record.mode == "warm":
+            self.run_end_legs(transfer_id)
+        if not self.store.claim(transfer_id, "last_resort"):
+            return    # another worker (or a duplicate job) already took it
+        call = self.store.get_call(record.call_sid) or {}
+        if record.outcome is Outcome.CANCELLED and (call.get("status") in CALL_ENDED):
+            return    # the caller is gone: nobody to return
+        if record.mode == "cold" and record.outcome is not Outcome.CANCELLED:
+            return    # the Dial action already answered with the last resort
+        try:
+            self.gateway.redirect_call(record.call_sid, twiml=self._last_resort_twiml(record))
+        except GatewayError as exc:
+            log.info("could not return caller of %s: %s", transfer_id, exc)
+
+    def run_announce(self, transfer_id: str, conference_sid: str) -> None:
+        """Job: play the bridge announcement to both sides."""
+        self.gateway.announce(conference_sid, announce_url=self.urls.transfer(transfer_id, "announcement"))
+
+    # ------------------------------------------------------------------ documents
+    def _cold_twiml(self, record: TransferRecord, attempt: int) -> str:
+        attempts = record.json_field("plan", [])
+        settings = _settings_from_json(record.json_field("settings", {}))
+        target = _target_from_json(attempts[attempt]["targets"][0])
+        message = settings.message if attempt == 0 else None
+        if record.fields.get("refer") == "1":
+            return twiml.refer(target=target, message=message,
+                               action_url=self.urls.transfer(record.id, "refer-action", attempt=attempt))
+        return twiml.cold_dial(
+            target=target, message=message, pause_seconds=int(attempts[attempt].get("delay") or 0),
+            action_url=self.urls.transfer(record.id, "dial-action", attempt=attempt),
+            status_callback_url=self.urls.transfer(record.id, "dial-status", attempt=attempt),
+            timeout=settings.timeout, caller_id=record.fields.get("caller_id") or None)
+
+    def _caller_conference_twiml(self, record: TransferRecord) -> str:
+        settings = _settings_from_json(record.json_field("settings", {}))
+        silent = settings.hold_silence or not (settings.hold_music_url or settings.hold_message)
+        return twiml.caller_conference(
+            room=_room(record.id), announcement=settings.message or "Please hold while I connect you.",
+            wait_url="" if silent and settings.hold_silence else self.urls.transfer(record.id, "hold"),
+            action_url=self.urls.transfer(record.id, "caller-left"),
+            status_callback_url=self.urls.transfer(record.id, "conference"))
+
+    def _agent_handoff_twiml(self, record: TransferRecord, target: Target) -> str:
+        agent = AgentConnection.parse(target.address, variable="recipient address")
+        context = record.json_field("context", {})
+        parameters = {"handoff_transfer_id": record.id, "handoff_reason": record.fields.get("reason"),
+                      "handoff_summary": record.fields.get("summary"),
+                      "handoff_variables": record.fields.get("variables"),
+                      "handoff_context_url": f"{self.urls.base}/api/transfers/{record.id}/context",
+                      "handoff_transcript": json.dumps(context.get("transcript"))[:4000]
+                      if context.get("transcript") else None}
+        return twiml.agent_connect(kind=agent.kind, url=agent.url, action_url=self.urls.agent_ended(),
+                                   parameters=parameters, message=record.fields.get("message") or None)
+
+    def _agent_twiml(self, call_sid: str, *, outcome: str, detail: str, transfer_id: str) -> str:
+        return twiml.agent_connect(kind=self.agent.kind, url=self.agent.url, action_url=self.urls.agent_ended(),
+                                   parameters={"call_sid": call_sid, "transfer_outcome": outcome,
+                                               "transfer_detail": detail, "transfer_id": transfer_id})
+
+    def _last_resort_twiml(self, record: TransferRecord) -> str:
+        settings = _settings_from_json(record.json_field("settings", {}))
+        outcome = record.outcome.value if record.outcome else Outcome.CONNECTION_ERROR.value
+        detail = record.fields.get("outcome_detail", "")
+        # TRANSFER_FAIL_MESSAGE makes "say a message and hang up" the deployment's default last resort.
+        if settings.last_resort is LastResort.MESSAGE or (settings.last_resort.is_agent and self.fail_message):
+            return twiml.say_and_hangup(message=settings.last_resort_message or self.fail_message or
+                                        "Sorry, nobody is available to take your call. Goodbye.")
+        if settings.last_resort is LastResort.VOICEMAIL:
+            return twiml.take_voicemail(prompt=settings.last_resort_message or
+                                        "Nobody is available right now. Please leave a message after the tone.",
+                                        action_url=self.urls.transfer(record.id, "voicemail"))
+        self.store.append_event(record.id, {"event": "returned-to-agent", "outcome": outcome})
+        return self._agent_twiml(record.call_sid, outcome=outcome, detail=detail, transfer_id=record.id)
+
+
+def _room(transfer_id: str) -> str:
+    return f"handoff-{transfer_id}"
+
+
+def _timer_id(transfer_id: str, attempt: int, leg: str, stage: str) -> str:
+    return f"handoff-timer-{transfer_id}-{attempt}-{leg or 'all'}-{stage}"
+
+
+def _describe(attempt: Mapping) -> str:
+    if attempt.get("dynamic"):
+        return f"dynamic:{attempt['dynamic']}"
+    targets = [_target_from_json(t).describe() for t in attempt.get("targets", [])]
+    return ", ".join(targets)
+
+
+def parse_handoff_data(raw: str | None) -> TransferRequest | None:
+    """Read a transfer request from ConversationRelay's HandoffData (JSON), if it asks for one."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    spec = data.get("transfer") if isinstance(data.get("transfer"), dict) else data
+    to = spec.get("to") or spec.get("destination")
+    if not to:
+        return None
+    variables = spec.get("variables") if isinstance(spec.get("variables"), dict) else {}
+    context = {"transcript": spec.get("transcript") or data.get("transcript") or []}
+    return TransferRequest(to=str(to), mode=spec.get("mode"), message=spec.get("message"),
+                           reason=spec.get("reason") or data.get("reason"), summary=spec.get("summary"),
+                           variables={str(k): str(v) for k, v in variables.items()},
+                           final=bool(spec.get("final", True)), refer=bool(spec.get("refer", False)),
+                           context=context)
+
+
+def present_transfer(record: TransferRecord, timeline: Sequence[Mapping]) -> dict:
+    """JSON view of a transfer for the API (SIP passwords never leave Redis)."""
+    attempts = record.json_field("plan", [])
+    for attempt in attempts:
+        for target in attempt.get("targets", []):
+            if target.get("sip_password"):
+                target["sip_password"] = "***"
+    f = record.fields
+    return {
+        "id": record.id, "call_sid": record.call_sid, "mode": record.mode, "status": record.status.value,
+        "outcome": record.outcome.value if record.outcome else None, "outcome_detail": f.get("outcome_detail") or None,
+        "to": f.get("to"), "reason": f.get("reason") or None, "final": record.final,
+        "attempt": record.attempt, "attempts": attempts, "caller_id": f.get("caller_id") or None,
+        "created_at": f.get("created_at"), "finished_at": f.get("finished_at") or None,
+        "routing": json.loads(f.get("reasons") or "[]"), "timeline": list(timeline),
+    }

@@ -1,0 +1,1 @@
+"""RQ jobs (jobs.py) and the worker process (`python -m workers`)."""
