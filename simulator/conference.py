@@ -221,7 +221,7 @@ def dial_conference(runner, dial_el, noun):
     sim, call = runner.sim, runner.call
     conf = sim.find_conference(text(noun), create=True)
     with sim.lock:
-        configure_callbacks(conf, noun.get("statusCallback"), noun.get("statusCallbackMethod"),
+        configure_callbacks(conf, runner.absolute(noun.get("statusCallback")), noun.get("statusCallbackMethod"),
                             noun.get("statusCallbackEvent"))
     participant = Participant(
         conference=conf, call_sid=call.sid, label=noun.get("participantLabel"),
@@ -229,7 +229,7 @@ def dial_conference(runner, dial_el, noun):
         end_conference_on_exit=boolean(noun.get("endConferenceOnExit"), False),
         muted=boolean(noun.get("muted"), False), coaching=bool(noun.get("coach")),
         call_sid_to_coach=noun.get("coach"), beep=noun.get("beep", "true"),
-        wait_url=noun.get("waitUrl"), wait_method=noun.get("waitMethod") or "POST",
+        wait_url=runner.absolute(noun.get("waitUrl")) if noun.get("waitUrl") else noun.get("waitUrl"), wait_method=noun.get("waitMethod") or "POST",
     )
     started = time.monotonic()
     in_conference(runner, conf, participant)

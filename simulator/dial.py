@@ -40,7 +40,7 @@ def start_leg(runner, noun, address, *, caller_id, timeout):
                        sip=noun.tag == "Sip")
     leg.persona = sim.persona_for(sip_uri)
     if noun.get("statusCallback"):
-        leg.status_callback = noun.get("statusCallback")
+        leg.status_callback = runner.absolute(noun.get("statusCallback"))
         leg.status_callback_method = noun.get("statusCallbackMethod") or "POST"
         leg.status_callback_events = _events(noun.get("statusCallbackEvent"))
     sim.event(leg, "dialed", by=parent.sid, noun=noun.tag, to=sip_uri, sip_headers=headers,
@@ -49,8 +49,8 @@ def start_leg(runner, noun, address, *, caller_id, timeout):
     amd = {}
     if noun.get("machineDetection"):
         amd = {"mode": noun.get("machineDetection"), "async": True,
-               "callback": noun.get("amdStatusCallback"), "callback_method": noun.get("amdStatusCallbackMethod")}
-    whisper = (noun.get("url"), noun.get("method") or "POST") if noun.get("url") else None
+               "callback": runner.absolute(noun.get("amdStatusCallback")), "callback_method": noun.get("amdStatusCallbackMethod")}
+    whisper = (runner.absolute(noun.get("url")), noun.get("method") or "POST") if noun.get("url") else None
     sim.start(leg, "dial-leg", ring_timeout=timeout, whisper=whisper, amd=amd,
               send_digits=noun.get("sendDigits"))
     return leg
@@ -118,7 +118,7 @@ def dial(runner, el):
                       "DialBridged": "true" if winner else "false"}
             if legs:
                 params["DialCallSid"] = (winner or legs[-1]).sid
-            result_ = sim.webhooks.request(_abs(runner, el.get("action")), params, method=el.get("method") or "POST")
+            result_ = sim.webhooks.request(runner.absolute(el.get("action")), params, method=el.get("method") or "POST")
             sim.event(call, "webhook", **result_.to_event())
         raise
     finally:
@@ -135,12 +135,6 @@ def dial(runner, el):
         extra["DialCallDuration"] = str(winner.duration())
     if el.get("action"):
         runner.action(el.get("action"), el.get("method"), extra)
-
-
-def _abs(runner, url):
-    from urllib.parse import urljoin
-
-    return urljoin(runner.doc_url, url) if runner.doc_url else url
 
 
 def _bare_number(el):

@@ -334,9 +334,13 @@ class CallRunner(threading.Thread):
         self.sim.hangup(self.call.sid, by="application-error")
         raise Hangup()
 
+    def absolute(self, url):
+        """A URL from the current document, made absolute against the document's URL (as Twilio does)."""
+        return urljoin(self.doc_url, url) if url and self.doc_url else url
+
     def action(self, url, method, extra):
         """Request an action URL; its document continues the call."""
-        url = urljoin(self.doc_url, url) if self.doc_url else url
+        url = self.absolute(url)
         raise NextDocument(("url", url, method or "POST", extra))
 
     def execute(self, root):
