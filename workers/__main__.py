@@ -13,41 +13,9 @@ import signal
 import sys
 
 from dotenv import load_dotenv
-from rq import Queue, SimpleWorker
 
 from handoff.config import Config, ConfigError
-from handoff.keys import Keys
-
-
-def _connection(config: Config):
-    import redis
-
-    return redis.Redis.from_url(config.redis_url)
-
-
-def run_worker(config: Config, *, burst: bool = False) -> None:
-    """One worker process on the transfers queue."""
-    connection = _connection(config)
-    queue = Queue(Keys(config.key_prefix).queue_name(), connection=connection)
-    SimpleWorker([queue], connection=connection).work(burst=burst, with_scheduler=False, logging_level="WARNING")
-
-
-def run_scheduler(config: Config) -> None:
-    """The timer process: moves due timeouts and retries onto the queue."""
-    from workers.scheduler import PreciseScheduler
-
-    connection = _connection(config)
-    queue = Queue(Keys(config.key_prefix).queue_name(), connection=connection)
-    scheduler = PreciseScheduler([queue], connection=connection, logging_level="WARNING")
-    # Only one scheduler per queue runs at a time; others wait for the lock to come free.
-    while True:
-        scheduler.acquire_locks()
-        if scheduler.acquired_locks:
-            scheduler.work()
-            return
-        import time
-
-        time.sleep(1)
+from workers.processes import run_scheduler, run_worker
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Local tooling (not deployed): embedded Redis, the `make run` launcher, test and bench helpers."""

@@ -1,0 +1,146 @@
+"""Fixtures: embedded Redis, the local Twilio simulator, the app on a live port, real RQ workers.
+
+Everything is session-scoped (one set per pytest-xdist worker): tests isolate themselves by
+using fresh call SIDs and their own personas, so nothing needs flushing between tests.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from devtools.embedded_redis import free_port, start_embedded_redis
+from simulator.testing import TEST_SETTINGS, run_simulator
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT_SID = "AC" + "feedface" * 4
+AUTH_TOKEN = "handoff-test-auth-token"
+API_TOKEN = "test-api-token-0123456789"
+AGENT_NUMBER = "+15005550006"
+AGENT_URL = "wss://agent.example.com/relay"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A real Redis (the embedded one), private to this test session."""
+    server = start_embedded_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sim():
+    """The local Twilio simulator, with short timings so the suite stays fast."""
+    with run_simulator(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, settings=TEST_SETTINGS) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def service_env(redis_server, sim):
+    """The environment a deployed Handoff would have, pointed at the simulator."""
+    port = free_port()
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_API_BASE": sim.url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "REDIS_URL": redis_server.url,
+        "API_TOKEN": f"{API_TOKEN},second-token-abcdefgh", "AGENT": AGENT_URL,
+        "TRANSFER_CONFIG": str(ROOT / "tests" / "fixtures" / "recipients.yaml"),
+        "TRANSFER_ALLOWED_PREFIXES": "+1415555", "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+        "PORT": str(port), "WORKER_PROCESSES": "3",
+    }
+
+
+@pytest.fixture(scope="session")
+def app(service_env):
+    """The Flask app, served on PUBLIC_BASE_URL's port so the simulator's webhooks reach it."""
+    from app import create_app
+
+    flask_app = create_app(service_env)
+    server = make_server("127.0.0.1", int(service_env["PORT"]), flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield flask_app
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def workers(service_env):
+    """Real RQ worker processes (`python -m workers`), as the Procfile runs them."""
+    env = {**os.environ, **service_env}
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"handoff-worker-{service_env['REDIS_KEY_PREFIX']}.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+@pytest.fixture
+def client(app):
+    """Flask test client for the API."""
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client):
+    """Call the API with the bearer token: api("post", path, json=...)."""
+
+    def call(method, path, **kwargs):
+        headers = {"Authorization": f"Bearer {API_TOKEN}", **kwargs.pop("headers", {})}
+        return getattr(client, method)(path, headers=headers, **kwargs)
+
+    return call
+
+
+@pytest.fixture
+def signer(service_env):
+    """Sign a webhook the way Twilio does, for tests that post to our webhooks directly."""
+    validator = RequestValidator(AUTH_TOKEN)
+
+    def sign(path: str, params: dict) -> dict:
+        return {"X-Twilio-Signature": validator.compute_signature(service_env["PUBLIC_BASE_URL"] + path, params)}
+
+    return sign
+
+
+@pytest.fixture
+def phone(sim, app, workers, service_env):
+    """Place an inbound call to the agent's number and wait until the caller is with the agent."""
+    base = service_env["PUBLIC_BASE_URL"]
+    sim.set_number(AGENT_NUMBER, voice_url=f"{base}/voice/incoming", voice_fallback_url=f"{base}/voice/fallback",
+                   status_callback=f"{base}/voice/status")
+
+    def place(caller: str = "+14155550100", *, sip: bool = False, persona: dict | None = None) -> str:
+        sim.add_persona({"address": caller, "kind": "human", **(persona or {})})
+        sid = sim.place_call(caller, AGENT_NUMBER, sip=sip)
+        sim.wait_for(lambda: sim.call(sid)["activity"] == "with-agent", timeout=5, message="caller with agent")
+        return sid
+
+    return place
+
+
+@pytest.fixture
+def wait_transfer(api, sim):
+    """Wait until a transfer is finished (or a predicate holds) and return it."""
+
+    def wait(transfer_id: str, predicate=None, timeout: float = 15):
+        predicate = predicate or (lambda t: t["status"] == "completed")
+
+        def check():
+            body = api("get", f"/api/transfers/{transfer_id}").get_json()
+            return body if predicate(body) else None
+
+        return sim.wait_for(check, timeout=timeout, message=f"transfer {transfer_id}")
+
+    return wait
