@@ -109,7 +109,11 @@ class OrderedSender:
                 queue.append(fn)
                 return
             self._queues[key] = deque()
-        self._pool.submit(self._run, key, fn)
+        try:
+            self._pool.submit(self._run, key, fn)
+        except RuntimeError:  # shut down: callbacks after the simulator stopped are dropped
+            with self._lock:
+                self._queues.pop(key, None)
 
     def _run(self, key, fn):
         while True:
