@@ -12,7 +12,7 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blueprints import api, health, transfer_callbacks, voice
+from blueprints import api, cli, health, transfer_callbacks, voice
 from blueprints.errors import register_error_handlers
 from handoff.config import Config
 from handoff.runtime import build_runtime
@@ -21,7 +21,8 @@ from handoff.runtime import build_runtime
 def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment (.env loaded first), with `overrides` on top (tests)."""
     load_dotenv()
-    config = Config.from_env({**os.environ, **(overrides or {})})
+    env = {**os.environ, **(overrides or {})}
+    config = Config.from_env(env)
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
     # Heroku's router is one proxy hop: trust its X-Forwarded-* headers, nothing more.
@@ -31,6 +32,11 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     app.extensions["twilio_validator"] = RequestValidator(config.twilio_auth_token)
     for module in (voice, transfer_callbacks, api, health):
         app.register_blueprint(module.bp)
+    if env.get("HANDOFF_DEMO") == "1":   # `make run` only: the demo on-call webhook (blueprints/demo.py)
+        from blueprints import demo
+
+        app.register_blueprint(demo.bp)
+    app.cli.add_command(cli.routing)
     register_error_handlers(app)
     _watch_routing(app, runtime)
     logging.getLogger("handoff").setLevel(logging.INFO)

@@ -1,7 +1,10 @@
 """The REST API for curl and agents' tool calls (bearer token, JSON, one error shape)."""
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, jsonify, request, url_for
+from marshmallow import ValidationError
 
 from handoff.transfers import TransferConflict, TransferRefused, TransferRequest, UnknownCall
 
@@ -33,17 +36,37 @@ def _check_call_sid(call_sid: str) -> None:
         raise ApiError(404, "not_found", f"No call {call_sid}") from None
 
 
-def _routing():
+def _holder():
     holder = current_app.extensions["handoff"].routing
     if holder is None:
         raise ApiError(404, "not_configured", "No recipients file is configured (TRANSFER_CONFIG)")
-    return holder.current
+    return holder
+
+
+def _routing():
+    return _holder().current
+
+
+def _stringify(variables) -> dict[str, str]:
+    """Variable values as strings; JSON booleans become "true"/"false" (as written in YAML rules)."""
+    return {str(k): ("true" if v is True else "false" if v is False else str(v))
+            for k, v in (variables or {}).items()}
+
+
+def _call_variables(call_sid: str) -> dict[str, str]:
+    """What routing sees of a call (the same names the transfer service passes to `Router.plan`)."""
+    call = service().store.get_call(call_sid)
+    if call is None:
+        raise ApiError(404, "not_found", f"No call {call_sid} is known to Handoff",
+                       fields={"call_sid": ["unknown call"]})
+    return {"caller": call.get("from", ""), "from": call.get("from", ""), "to": call.get("to", ""),
+            **service().store.get_call_variables(call_sid)}
 
 
 def _start(call_sid: str, data: dict, *, idempotency_key: str | None):
     request_ = TransferRequest(to=data["to"], mode=data.get("mode"), message=data.get("message"),
                                reason=data.get("reason"), summary=data.get("summary"),
-                               variables={k: str(v) for k, v in (data.get("variables") or {}).items()},
+                               variables=_stringify(data.get("variables")),
                                final=data.get("final", True), caller_id=data.get("caller_id"),
                                timeout=data.get("timeout"), refer=data.get("refer", False),
                                context=data.get("context") or {})
@@ -131,15 +154,19 @@ def put_call_variables(call_sid: str):
     data = _variables.load(_json_body())
     if service().store.get_call(call_sid) is None:
         raise ApiError(404, "not_found", f"No call {call_sid} is known to Handoff")
-    variables = service().store.set_call_variables(call_sid, {k: str(v) for k, v in data["variables"].items()})
+    variables = service().store.set_call_variables(call_sid, _stringify(data["variables"]))
     return jsonify({"call_sid": call_sid, "variables": variables})
 
 
 @bp.get("/recipients")
 @bearer_token
 def recipients():
-    """Configured recipients, groups and rotations (secrets masked)."""
-    return jsonify({"recipients": _routing().recipients()})
+    """Configured recipients, groups and rotations (secrets masked), and the file's reload state."""
+    holder = _holder()
+    router = holder.current
+    return jsonify({"recipients": router.recipients(),
+                    "config": {"path": holder.path, "generation": getattr(holder, "generation", None),
+                               "last_error": getattr(holder, "last_error", None)}})
 
 
 @bp.post("/routing/explain")
@@ -147,47 +174,121 @@ def recipients():
 def explain():
     """Which recipients a transfer would reach, in order, and why; dials nothing."""
     data = _explain.load(_json_body())
-    call_variables = {}
-    if data.get("call_sid"):
-        call = service().store.get_call(data["call_sid"]) or {}
-        call_variables = {"caller": call.get("from", ""), "from": call.get("from", ""),
-                          **service().store.get_call_variables(data["call_sid"])}
-    result = _routing().explain(variables={k: str(v) for k, v in data["variables"].items()},
-                                call_variables=call_variables, now=data.get("at"), to=data["to"])
+    router = _routing()
+    call_variables = _call_variables(data["call_sid"]) if data.get("call_sid") else {}
+    result = router.explain(variables=_stringify(data["variables"]), call_variables=call_variables,
+                            now=data.get("at"), to=data["to"])
     return jsonify(result)
 
 
 @bp.get("/tools")
 @bearer_token
 def tools():
-    """Transfer-tool definitions for an LLM platform (?format=openai|anthropic|ultravox|json-schema)."""
+    """Transfer-tool definitions for an LLM platform (?format=openai|anthropic|ultravox|json-schema).
+
+    `?call_sid=CA...` adds it as a static parameter (Ultravox sends it back on every tool call).
+    """
     from handoff.routing import RoutingError
 
     fmt = request.args.get("format", "openai")
+    call_sid = request.args.get("call_sid")
+    if call_sid is not None:
+        try:
+            CALL_SID(call_sid)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_request", f"call_sid {exc.messages[0]}",
+                           fields={"call_sid": list(exc.messages)}) from None
     base = current_app.extensions["handoff"].config.public_base_url
     try:
-        return jsonify(_routing().tools(format=fmt, base_url=base))
+        return jsonify(_routing().tools(format=fmt, base_url=base,
+                                        static_parameters={"call_sid": call_sid} if call_sid else None))
     except RoutingError as exc:
         raise ApiError(422, "invalid_request", exc.message, fields={"format": [exc.message]}) from None
+
+
+def _tool_arguments(body) -> dict:
+    """The tool's arguments, however the platform wraps them.
+
+    Flat (Ultravox, curl), {"arguments": {...} | "<JSON string>"} (OpenAI function calls) or
+    {"input": {...}} (Anthropic tool_use); a top-level call_sid wins over one in the arguments.
+    """
+    if not isinstance(body, dict):
+        return {}
+    args = body
+    for key in ("arguments", "input"):
+        wrapped = body.get(key)
+        if isinstance(wrapped, str):
+            try:
+                wrapped = json.loads(wrapped)
+            except ValueError:
+                wrapped = None
+        if isinstance(wrapped, dict):
+            args = wrapped
+            break
+    merged = dict(args)
+    if "call_sid" in body:
+        merged["call_sid"] = body["call_sid"]
+    return merged
+
+
+def _tool_answer(status: int, sentence: str, code: str, *, field: str | None = None, **extra):
+    body = {"ok": False, "result": sentence, "error": code, **extra}
+    if field:
+        body["field"] = field
+    return jsonify(body), status
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 @bp.post("/tools/transfer_call")
 @bearer_token
 def transfer_call_tool():
-    """Tool endpoint: start a transfer and answer a short sentence the LLM can speak from."""
-    body = request.get_json(silent=True) or {}
-    # Platforms wrap arguments differently: accept {"arguments": {...}} or a flat object.
-    args = body.get("arguments") if isinstance(body.get("arguments"), dict) else body
-    data = _tool_call.load({**args, **({"call_sid": body["call_sid"]} if "call_sid" in body else {})})
+    """Tool endpoint: start a transfer and answer a short sentence the LLM can speak from.
+
+    Every answer is {"ok", "result": <sentence for the LLM>, ...}: 202 started; 422 refused (an
+    unknown or hidden destination, an unbound placeholder, bad arguments: "field" names it);
+    404 unknown call; 409 a transfer is already in flight on the call.
+    """
+    from handoff.routing.tools import destinations
+
     try:
-        record, _ = _start(data["call_sid"], {"to": data["destination"], "reason": data.get("reason"),
+        data = _tool_call.load(_tool_arguments(request.get_json(silent=True)))
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages}
+        field = sorted(messages)[0]
+        if field == "call_sid":
+            sentence = "I can't transfer this call: the tool call did not identify the call."
+        else:
+            sentence = f"I can't transfer the call: the {field} argument is missing or invalid."
+        return _tool_answer(422, sentence + " Tell the caller and keep helping them.", "invalid_request",
+                            field=field)
+    destination = data["destination"].strip()
+    allowed = [name for name, _ in destinations(_routing())]
+    if destination not in allowed:
+        # The LLM may only choose what the tool definition offers: no hidden recipients, no raw numbers.
+        return _tool_answer(
+            422, f"I can't transfer the call to {destination!r}: it is not one of the available destinations. "
+                 f"Choose one of: {', '.join(allowed)}; or tell the caller and keep helping them.",
+            "transfer_refused", field="destination")
+    try:
+        record, _ = _start(data["call_sid"], {"to": destination, "reason": data.get("reason"),
                                               "summary": data.get("summary"), "mode": data.get("mode")},
-                           idempotency_key=request.headers.get("Idempotency-Key"))
+                           idempotency_key=request.headers.get("Idempotency-Key") or None)
     except ApiError as exc:
-        sentence = {404: "I can't find this call, so I can't transfer it.",
-                    409: "A transfer is already in progress for this call.",
-                    422: f"I can't transfer the call there: {exc.message}."}.get(exc.status, exc.message)
-        return jsonify({"ok": False, "result": sentence, "error": exc.code}), exc.status
-    who = data["destination"]
-    return jsonify({"ok": True, "transfer_id": record.id,
-                    "result": f"Transferring the caller to {who} now. Tell the caller you are connecting them."}), 202
+        if exc.status == 404:
+            sentence = "I can't find this call, so I can't transfer it. Keep helping the caller."
+        elif exc.status == 409:
+            sentence = ("A transfer is already in progress for this call. Tell the caller they are being "
+                        "connected and don't start another one.")
+        else:
+            sentence = (f"I can't transfer the call to {destination} right now: {_sentence(exc.message)} "
+                        "Tell the caller, and keep helping them or choose another destination.")
+        field = next(iter(exc.fields), None) if exc.status == 422 else None
+        extra = {"transfer_id": exc.fields["transfer_id"][0]} if exc.status == 409 and exc.fields.get("transfer_id") else {}
+        return _tool_answer(exc.status, sentence, exc.code, field=field, **extra)
+    return jsonify({"ok": True, "transfer_id": record.id, "status": record.status.value,
+                    "result": f"Transferring the caller to {destination} now. "
+                              "Tell the caller you are connecting them."}), 202

@@ -26,7 +26,8 @@ def list_recipients(router, now: datetime | None = None) -> list[dict]:
                 item["allowed_prefixes"] = list(r.allowed_prefixes)
         elif r.type == "sip":
             item["sip"] = {"uri": r.sip_uri, "headers": dict(r.sip_headers),
-                           "username": r.sip_username, "password": MASK if r.sip_password else None}
+                           "username": MASK if r.sip_username else None,
+                           "password": MASK if r.sip_password else None}
         elif r.type == "client":
             item["identity"] = r.identity
         elif r.type == "agent":
