@@ -457,7 +457,7 @@ class TransferService:
         event = {"event": "amd-result", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by}
         batch = self.store.batch()
         if human:
-            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="screening",
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="human",
                                  require_leg_state="answered", event=event, event_id=f"amd:{leg_sid}", batch=batch)
             self.jobs.enqueue("whisper_leg", transfer_id, attempt, leg_sid, batch=batch)
         else:
@@ -752,7 +752,7 @@ class TransferService:
         """Timer: a leg stayed too long in AMD ('answered') or without a key press ('screening')."""
         if stage == "answered":
             # No AMD verdict in time: treat as unknown and let the key press prove a human is there.
-            result = self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="screening",
+            result = self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="human",
                                           require_leg_state="answered",
                                           event={"event": "timeout", "stage": "human-detection", "leg": leg_sid},
                                           event_id=f"detect-timeout:{leg_sid}")

@@ -1,7 +1,7 @@
 -- Record what happened to one recipient leg; when every leg expected for the attempt has ended
 -- without a bridge, the attempt fails (and the fallback chain moves on).
 -- KEYS: 1 transfer, 2 timeline, 3 seen, 4 legs
--- ARGV: 1 event id, 2 attempt, 3 leg sid, 4 leg state (dialed|ringing|answered|screening|ended),
+-- ARGV: 1 event id, 2 attempt, 3 leg sid, 4 leg state (dialed|ringing|answered|human|screening|ended),
 --       5 outcome if this leg ends while ringing, 6 detail, 7 event json, 8 ttl, 9 now,
 --       10 transfer status to move to when the leg rings/answers ('' = keep),
 --       11 required current leg state ('' = any; timers use it so a stale timer is a no-op),
@@ -12,7 +12,7 @@ if ARGV[1] ~= '' and redis.call('SISMEMBER', seen, ARGV[1]) == 1 then
   return {'duplicate', '', unpack(hgetall_flat(transfer))}
 end
 local attempt, leg, state, now, ttl = ARGV[2], ARGV[3], ARGV[4], ARGV[9], tonumber(ARGV[8])
-local rank = {dialed = 1, ringing = 2, answered = 3, screening = 4, ended = 9}
+local rank = {dialed = 1, ringing = 2, answered = 3, human = 4, screening = 5, ended = 9}
 local previous = redis.call('HGET', legs, leg)
 local prev_state = previous and string.match(previous, ':(%a+)$') or ''
 if ARGV[11] ~= '' and prev_state ~= ARGV[11] then
@@ -46,7 +46,9 @@ if state == 'ended' then
     end
     if ended >= expected then
       local outcome = ARGV[5]
-      if (prev_state == 'answered' or prev_state == 'screening') and ARGV[12] ~= '' then outcome = ARGV[12] end
+      if (prev_state == 'answered' or prev_state == 'human' or prev_state == 'screening') and ARGV[12] ~= '' then
+        outcome = ARGV[12]
+      end
       nxt = fail_attempt(transfer, timeline, outcome, ARGV[6], now)
     end
   end
