@@ -63,7 +63,7 @@ def _call_variables(call_sid: str) -> dict[str, str]:
             **service().store.get_call_variables(call_sid)}
 
 
-def _start(call_sid: str, data: dict, *, idempotency_key: str | None):
+def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str = "api"):
     request_ = TransferRequest(to=data["to"], mode=data.get("mode"), message=data.get("message"),
                                reason=data.get("reason"), summary=data.get("summary"),
                                variables=_stringify(data.get("variables")),
@@ -71,7 +71,7 @@ def _start(call_sid: str, data: dict, *, idempotency_key: str | None):
                                timeout=data.get("timeout"), refer=data.get("refer", False),
                                context=data.get("context") or {})
     try:
-        return service().request_transfer(call_sid, request_, idempotency_key=idempotency_key)
+        return service().request_transfer(call_sid, request_, idempotency_key=idempotency_key, via=via)
     except UnknownCall:
         raise ApiError(404, "not_found", f"No call {call_sid} is known to Handoff") from None
     except TransferRefused as exc:
@@ -276,7 +276,7 @@ def transfer_call_tool():
     try:
         record, _ = _start(data["call_sid"], {"to": destination, "reason": data.get("reason"),
                                               "summary": data.get("summary"), "mode": data.get("mode")},
-                           idempotency_key=request.headers.get("Idempotency-Key") or None)
+                           idempotency_key=request.headers.get("Idempotency-Key") or None, via="tool")
     except ApiError as exc:
         if exc.status == 404:
             sentence = "I can't find this call, so I can't transfer it. Keep helping the caller."

@@ -33,7 +33,8 @@ def test_recipients_list_everything_with_secrets_masked(rapi):
     assert "pbx-user-secret" not in text and "pbx-password-secret" not in text
     body = response.get_json()
     listed = _by_name(body)
-    assert set(listed) == {"ra_billing", "ra_spanish", "ra_front", "ra_line", "ra_pbx", "ra_hidden"}
+    assert set(listed) == {"ra_billing", "ra_spanish", "ra_front", "ra_line", "ra_area", "ra_pbx",
+                            "ra_hidden"}
     assert listed["ra_pbx"]["sip"] == {"uri": "sip:<queue>@pbx.example.com",
                                        "headers": {"X-Account": "<account_id>"},
                                        "username": "***", "password": "***"}
