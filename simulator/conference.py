@@ -78,6 +78,12 @@ def join(sim, conf, participant, call):
         conf.ever_connected = True
         call.conference = conf.friendly_name
     conference_event(sim, conf, "participant-join", participant)
+    if str(participant.beep).lower() in ("true", "onenter"):
+        # beep=true|onEnter: the others hear a beep when someone joins (Twilio <Conference beep> docs).
+        for other in list(conf.participants.values()):
+            other_call = sim.calls.get(other.call_sid)
+            if other is not participant and other.status == "connected" and other_call is not None:
+                sim.hear(other_call, "beep", seconds=0.0, joined=participant.call_sid)
     _maybe_start(sim, conf)
 
 

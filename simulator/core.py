@@ -1,10 +1,11 @@
 """The Simulator: holds every call, conference, message, persona and number, and their operations."""
 
+import json
 import threading
 import time
 
-from simulator.model import Call, Conference, Message, Participant, FINAL_STATUSES, API_VERSION, rfc2822
-from simulator.parties import Persona, NumberConfig, normalize_address, is_dialable, load_file
+from simulator.model import Call, Conference, FINAL_STATUSES, API_VERSION, rfc2822
+from simulator.parties import Persona, NumberConfig, normalize_address, load_file
 from simulator.scheduler import Scheduler
 from simulator.settings import SimSettings
 from simulator.webhooks import WebhookClient, OrderedSender
@@ -140,6 +141,8 @@ class Simulator:
             params["ForwardedFrom"] = call.forwarded_from
         if call.answered_by:
             params["AnsweredBy"] = call.answered_by
+            if call.amd_duration_ms is not None:
+                params["MachineDetectionDuration"] = str(call.amd_duration_ms)
         return params
 
     def transition(self, call, status):
@@ -225,8 +228,6 @@ class Simulator:
 
     def end_agent_session(self, sid, handoff_data=None):
         """End the ConversationRelay/Stream session of a call inside <Connect>."""
-        import json
-
         call = self.get_call(sid)
         if handoff_data is not None and not isinstance(handoff_data, str):
             handoff_data = json.dumps(handoff_data)

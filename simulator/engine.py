@@ -6,7 +6,6 @@ from urllib.parse import urljoin
 
 from simulator import twiml
 from simulator.twiml import TwimlError, APP_ERROR_TEXT
-from simulator.parties import is_dialable, normalize_address
 
 DEFAULT_WAIT_MUSIC = "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical"
 AUDIO_SUFFIXES = (".mp3", ".wav", ".ogg", ".aif", ".aiff", ".gsm", ".ulaw")
@@ -211,6 +210,7 @@ class CallRunner(threading.Thread):
         self.wait(seconds)
         with self.call.cv:
             self.call.answered_by = answered_by
+            self.call.amd_duration_ms = int(seconds * 1000)
         self.sim.event(self.call, "amd", answered_by=answered_by, seconds=seconds)
         if self.amd.get("callback"):
             self.amd_callback(answered_by, seconds)

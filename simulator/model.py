@@ -39,6 +39,7 @@ class Call:
         self.sip = sip
         self.status = "queued"
         self.answered_by = None
+        self.amd_duration_ms = None
         self.forwarded_from = None
         self.caller_name = None
         self.date_created = time.time()

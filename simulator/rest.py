@@ -1,12 +1,12 @@
 """The Twilio REST API (2010-04-01) blueprint: Calls, Conferences, Participants, Messages."""
 
 import base64
+import json
 import re
 import time
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, request
-import json
 
 from simulator import conference as conferences
 from simulator.core import SimError

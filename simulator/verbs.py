@@ -114,8 +114,7 @@ def verb_hangup(runner, el):
 def verb_reject(runner, el):
     """<Reject reason=rejected|busy>: refuse an unanswered call."""
     reason = el.get("reason", "rejected")
-    # Twilio reports a rejected call as busy when reason=busy and as no-answer otherwise... rests on
-    # Twilio's <Reject> docs ("the call status will be busy" for busy); 'rejected' is shown as no-answer.
+    # Twilio's <Reject> docs: "The call ends with a status of busy or no-answer, depending on reason".
     status = "busy" if reason == "busy" else "no-answer"
     runner.sim.event(runner.call, "reject", reason=reason)
     with runner.call.cv:

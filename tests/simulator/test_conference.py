@@ -38,6 +38,7 @@ def test_caller_waits_then_agent_joins_via_rest_and_leaves(sim, client, receiver
     assert sim.call(sid)["conference"] == "room1"
     heard = sim.heard(sid)
     assert heard[0]["kind"] == "say" and heard[0]["text"] == "Please hold"
+    assert any(h["kind"] == "beep" for h in heard)
     parts = client.conferences(conf.sid).participants.list()
     assert {x.label for x in parts} == {"customer", "agent"}
     assert client.conferences(conf.sid).participants("agent").fetch().call_sid == p.call_sid

@@ -81,7 +81,10 @@ def test_dial_sip_with_headers_and_client(sim, receiver):
                                 "</Dial></Response>")
     sim.set_number(NUMBER, voice_url=url)
     sid = sim.place_call(from_=CALLER, to=NUMBER)
+    sim.wait_for(lambda: sim.call(sid)["activity"] == "dialing")
+    assert sim.call(sid)["status"] == "ringing"   # answerOnBridge: not answered until the leg answers
     sim.wait_for(lambda: sim.call(sid)["activity"] == "bridged")
+    assert sim.call(sid)["status"] == "in-progress"
     leg = _legs(sim, sid)[0]
     assert leg["to"] == "sip:alice@example.com"
     dialed = [e for e in sim.timeline(leg["sid"]) if e["type"] == "dialed"][0]
@@ -146,6 +149,7 @@ def test_amd_sync_and_async(sim, client, receiver):
     sid = client.calls.create(to="+14155550128", from_=NUMBER, url=url, machine_detection="DetectMessageEnd").sid
     _done(sim, sid)
     assert receiver.requests_to("/answer")[0]["params"]["AnsweredBy"] == "machine_end_beep"
+    assert receiver.requests_to("/answer")[0]["params"]["MachineDetectionDuration"] == "100"
     receiver.on("/amd", "")
     for to, expected in (("+14155550123", "human"), ("+14155550129", "fax"), ("+14155550128", "machine_start")):
         sid = client.calls.create(to=to, from_=NUMBER, twiml="<Response><Pause length='1'/></Response>",
