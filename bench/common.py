@@ -1,0 +1,132 @@
+"""Helpers shared by the measurements: percentiles, bulk inbound calls, starting and awaiting transfers."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import requests
+
+from bench.stack import AGENT_NUMBER, Stack
+
+
+def percentile(values, q: float):
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    values = sorted(values)
+    if not values:
+        return None
+    rank = max(1, math.ceil(q / 100 * len(values)))
+    return values[rank - 1]
+
+
+def distribution(values, scale: float = 1.0, digits: int = 1) -> dict:
+    """n, p50, p90, p99, max (and min) of `values` multiplied by `scale` (e.g. 1000 for ms)."""
+    values = [v * scale for v in values]
+    if not values:
+        return {"n": 0}
+    out = {"n": len(values)}
+    for name, q in (("p50", 50), ("p90", 90), ("p99", 99)):
+        out[name] = round(percentile(values, q), digits)
+    out["min"] = round(min(values), digits)
+    out["max"] = round(max(values), digits)
+    return out
+
+
+def iso_ts(value: str) -> float:
+    """Unix time of an ISO 8601 timestamp (timeline events, RQ job fields)."""
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    return datetime.fromisoformat(value).timestamp()
+
+
+class Sessions(threading.local):
+    """One requests.Session per thread (connection reuse without sharing a Session across threads)."""
+
+    def __init__(self, headers=None):
+        self.session = requests.Session()
+        if headers:
+            self.session.headers.update(headers)
+
+
+def place_calls(stack: Stack, count: int, *, caller_base: int = 14155551000, timeout: float = 60) -> list[str]:
+    """Place `count` inbound calls to the agent's number and wait until every caller is with the agent."""
+    callers = [f"+{caller_base + i % 50}" for i in range(count)]
+    for caller in sorted(set(callers)):
+        stack.sim.add_persona({"address": caller, "kind": "human"})
+    local = Sessions()
+
+    def place(caller):
+        response = local.session.post(stack.sim.url + "/sim/calls", json={"from": caller, "to": AGENT_NUMBER},
+                                      auth=(stack.sim.account_sid, stack.sim.auth_token), timeout=30)
+        response.raise_for_status()
+        return response.json()["sid"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        sids = list(pool.map(place, callers))
+    wanted = set(sids)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with_agent = {c["sid"] for c in stack.sim.calls() if c["sid"] in wanted and c["activity"] == "with-agent"}
+        if with_agent == wanted:
+            return sids
+        time.sleep(0.2)
+    raise RuntimeError(f"only {len(with_agent)}/{count} inbound calls reached the agent within {timeout}s")
+
+
+def post_transfer(stack: Stack, session: requests.Session, call_sid: str, body: dict) -> tuple[float, str, int]:
+    """POST a transfer; returns (unix time just before sending, transfer id or '', HTTP status)."""
+    sent = time.time()
+    response = session.post(f"{stack.app_url}/api/calls/{call_sid}/transfers", json=body, timeout=30)
+    transfer_id = response.json().get("id", "") if response.status_code == 202 else ""
+    return sent, transfer_id, response.status_code
+
+
+def get_transfer(stack: Stack, session: requests.Session, transfer_id: str) -> dict:
+    response = session.get(f"{stack.app_url}/api/transfers/{transfer_id}", timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def wait_transfers(stack: Stack, transfer_ids, *, timeout: float, predicate=None) -> tuple[dict, list[str]]:
+    """Poll until every transfer satisfies predicate (default: completed) or `timeout` passes.
+    Returns (views by id, ids that never got there)."""
+    predicate = predicate or (lambda view: view["status"] == "completed")
+    local = Sessions({"Authorization": stack.api.headers["Authorization"]})
+    pending = set(transfer_ids)
+    views: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+
+    def check(transfer_id):
+        view = get_transfer(stack, local.session, transfer_id)
+        views[transfer_id] = view
+        return transfer_id if predicate(view) else None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        while pending and time.monotonic() < deadline:
+            done = {t for t in pool.map(check, sorted(pending)) if t}
+            pending -= done
+            if pending:
+                time.sleep(0.25)
+    return views, sorted(pending)
+
+
+def paced(count: int, rate: float, fn, *, threads: int = 4, max_seconds: float = 300) -> list:
+    """Call fn(i) for i in range(count) at `rate` per second (open loop) from a thread pool;
+    stops scheduling after max_seconds. Returns the results in order (None where not run)."""
+    results = [None] * count
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {}
+        for i in range(count):
+            due = start + i / rate
+            if due - start > max_seconds:
+                break
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures[i] = pool.submit(fn, i)
+        for i, future in futures.items():
+            results[i] = future.result()
+    return results
