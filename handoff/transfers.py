@@ -636,7 +636,7 @@ class TransferService:
             call = self.store.get_call(record.call_sid) or {}
             target = router.resolve_dynamic(name, context={
                 "call_sid": record.call_sid, "caller": call.get("from"), "reason": record.fields.get("reason"),
-                "variables": record.json_field("variables", {}), "transfer_id": record.id})
+                "variables": self._variables(record), "transfer_id": record.id})
         except Exception as exc:   # RoutingError and anything the webhook did: the fallback handles it
             result = self.store.transition(record.id, allowed_from=WAITING, to="fail-attempt",
                                            outcome=Outcome.CONNECTION_ERROR, attempt=attempt,
@@ -666,7 +666,7 @@ class TransferService:
                 summary = self.summariser.summarise(transcript, reason=reason, prompt=settings.summary_prompt)
         call = self.store.get_call(record.call_sid) or {}
         values = {"caller": call.get("from", "unknown"), "reason": reason or "not given", "summary": summary,
-                  **record.json_field("variables", {})}
+                  **self._variables(record)}
         if settings.whisper:
             whisper = settings.whisper
             for name, value in values.items():
@@ -679,6 +679,10 @@ class TransferService:
                 whisper += f" {summary}"
         self.store.transition(record.id, allowed_from="*", event={"event": "whisper-prepared", "text": whisper},
                               fields={"whisper": whisper, "summary": summary})
+
+    def _variables(self, record: TransferRecord) -> dict[str, str]:
+        """The call's variables overlaid by the request's (the same precedence routing uses)."""
+        return {**self.store.get_call_variables(record.call_sid), **record.json_field("variables", {})}
 
     def run_dial_attempt(self, transfer_id: str, attempt: int) -> None:
         """Job: dial every target of a warm attempt, and arm its ring timeout."""

@@ -14,7 +14,13 @@ from handoff.runtime import Runtime, build_runtime
 def runtime() -> Runtime:
     """This worker process's runtime, built on first use (one Twilio client per process)."""
     load_dotenv()
-    return build_runtime(Config.from_env(os.environ))
+    built = build_runtime(Config.from_env(os.environ))
+    if built.routing is not None:
+        from handoff.routing import watch
+
+        # Workers resolve dynamic recipients: they must see recipients-file edits too.
+        watch(built.routing, interval=1.0)
+    return built
 
 
 def start_transfer(transfer_id: str) -> None:

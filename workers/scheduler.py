@@ -15,9 +15,29 @@ class PreciseScheduler(RQScheduler):
     scores (handoff.jobs.JobQueue.schedule) and poll every 100 ms, so a timer fires within
     ~0.1 s of its deadline instead of up to 1 s early or 1 s late."""
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("interval", POLL_INTERVAL)
+    def __init__(self, *args, poll_interval: float = POLL_INTERVAL, **kwargs):
+        # RQ uses `interval + 60` as an integer lock expiry, so `interval` stays a whole second;
+        # our own loop polls every `poll_interval`.
+        kwargs.setdefault("interval", 1)
         super().__init__(*args, **kwargs)
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        self.poll_interval = poll_interval
+
+    def work(self):
+        """RQ's loop, with the lock heartbeat once a second and the job check every poll_interval."""
+        self._install_signal_handlers()
+        self.register_birth()
+        last_heartbeat = 0.0
+        while not self._stop_requested:
+            if self.should_reacquire_locks:
+                self.acquire_locks()
+            if time.monotonic() - last_heartbeat >= self.interval:
+                self.heartbeat()
+                last_heartbeat = time.monotonic()
+            self.enqueue_scheduled_jobs()
+            time.sleep(self.poll_interval)
+        self.stop()
 
     def enqueue_scheduled_jobs(self):
         """Enqueue jobs whose (float) deadline has passed."""

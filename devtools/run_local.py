@@ -1,0 +1,128 @@
+"""`make run`: Handoff in local mode: embedded Redis, the Twilio simulator (when no Twilio
+credentials are set), and the Procfile's web and worker processes under honcho."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from devtools.embedded_redis import start_embedded_redis
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+AGENT_NUMBER = "+15005550006"
+DEMO_CALLER = "+14155550123"
+
+
+def _wait_http(url: str, timeout: float = 15) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return       # it answered, even if with an error
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def main() -> int:
+    """Start everything, print how to try it, and stop it all on Ctrl-C."""
+    env = {**os.environ, **{k: v for k, v in dotenv_values(ROOT / ".env").items() if v is not None}}
+    VAR.mkdir(exist_ok=True)
+    port = int(env.get("PORT", "5000"))
+    children: list[subprocess.Popen] = []
+    redis = None
+    if not env.get("REDIS_URL"):
+        redis = start_embedded_redis(VAR / "redis", port=int(env.get("LOCAL_REDIS_PORT", "6390")))
+        env["REDIS_URL"] = redis.url
+    local_twilio = not (env.get("TWILIO_ACCOUNT_SID") and env.get("TWILIO_AUTH_TOKEN"))
+    sim_url = None
+    if local_twilio:
+        sim_port = int(env.get("SIM_PORT", "8099"))
+        env["TWILIO_ACCOUNT_SID"] = "AC" + "0123456789abcdef" * 2
+        env["TWILIO_AUTH_TOKEN"] = "local-simulator-token"
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        env["TWILIO_API_BASE"] = sim_url
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "simulator", "--port", str(sim_port), "--personas",
+             str(ROOT / "examples" / "personas.yaml"), "--set", "strict=true"], cwd=ROOT, env=env))
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("API_TOKEN", "local-dev-token-" + secrets.token_hex(8))
+    env.setdefault("AGENT", f"wss://127.0.0.1:{port}/demo/agent")
+    env.setdefault("TRANSFER_CONFIG", str(ROOT / "examples" / "recipients.yaml"))
+    env.setdefault("TRANSFER_ALLOWED_PREFIXES", "+1415555,+1628555")
+    env.setdefault("HANDOFF_DEMO", "1")
+    env["PORT"] = str(port)
+    # The Procfile names gunicorn and python: make them this venv's, as on Heroku's slug.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    children.append(subprocess.Popen([str(Path(sys.executable).with_name("honcho")), "start", "-f",
+                                      str(ROOT / "Procfile")], cwd=ROOT, env=env))
+
+    def stop(*_):
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis:
+            redis.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        if sim_url:
+            _wait_http(f"{sim_url}/sim/calls", timeout=15)
+            import requests
+
+            auth = (env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
+            base = env["PUBLIC_BASE_URL"]
+            requests.post(f"{sim_url}/sim/numbers", auth=auth, timeout=5, json={
+                "number": AGENT_NUMBER, "voice_url": f"{base}/voice/incoming",
+                "voice_fallback_url": f"{base}/voice/fallback", "status_callback": f"{base}/voice/status"})
+    except RuntimeError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        stop()
+    token = env["API_TOKEN"]
+    base = env["PUBLIC_BASE_URL"]
+    print(f"""
+Handoff is running (local mode{', Twilio simulator' if sim_url else ''}).
+  service      {base}          health: {base}/healthz
+  redis        {env['REDIS_URL']}
+  recipients   {env['TRANSFER_CONFIG']}""")
+    if sim_url:
+        sid, auth = env["TWILIO_ACCOUNT_SID"], f"{env['TWILIO_ACCOUNT_SID']}:{env['TWILIO_AUTH_TOKEN']}"
+        print(f"""  simulator    {sim_url}   (personas: examples/personas.yaml)
+
+Try it: place a call from a scripted caller to the agent's number, then transfer it warm to the supervisor:
+  CALL=$(curl -s -u {auth} -H 'Content-Type: application/json' \\
+      -d '{{"from": "{DEMO_CALLER}", "to": "{AGENT_NUMBER}"}}' {sim_url}/sim/calls | python3 -c 'import json,sys; print(json.load(sys.stdin)["sid"])')
+  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
+      -d '{{"to": "browser_console", "mode": "warm", "reason": "refund"}}' {base}/api/calls/$CALL/transfers
+  curl -s -u {auth} {sim_url}/sim/calls/$CALL/heard     # what the caller heard
+""")
+    else:
+        print(f"\nAPI token: {token}\n")
+    for child in children:
+        child.wait()
+    stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
