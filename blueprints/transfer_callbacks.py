@@ -122,6 +122,13 @@ def hold(transfer_id: str):
     return twiml(service().hold_twiml(transfer_id))
 
 
+@bp.post("/announcement")
+@twilio_signed
+def announcement(transfer_id: str):
+    """Warm transfer: what the conference hears when the bridge is announced."""
+    return twiml(service().announcement_twiml(transfer_id))
+
+
 @bp.post("/voicemail")
 @twilio_signed
 def voicemail(transfer_id: str):

@@ -506,6 +506,9 @@ class TransferService:
                                                             "attempt": attempt},
                                   event_id=f"accept:{leg_sid}", attempt=attempt,
                                   fields={"bridged_leg": leg_sid}, batch=batch)
+            # The leg leaves 'screening', so no stray accept timer can ever hang up a bridged leg.
+            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="accepted",
+                                 event_id=f"accepted:{leg_sid}", batch=batch)
             self.jobs.enqueue("end_legs", transfer_id, leg_sid, batch=batch)
             self.jobs.unschedule(_timer_id(transfer_id, attempt, leg_sid, "accept"), batch=batch)
             self.jobs.unschedule(_timer_id(transfer_id, attempt, "", "ring"), batch=batch)
@@ -540,9 +543,14 @@ class TransferService:
         if event == "participant-join" and label == "recipient":
             name = "bridged"
         payload = {"event": name, "participant": label, "call": call_sid, "conference": conference_sid}
+        batch = self.store.batch()
         self.store.transition(transfer_id, allowed_from="*", event=payload,
                               event_id=f"conf:{event}:{call_sid or ''}:{sequence or ''}",
-                              fields={"conference_sid": conference_sid} if conference_sid else None)
+                              fields={"conference_sid": conference_sid} if conference_sid else None, batch=batch)
+        if name == "bridged" and conference_sid:
+            # The job plays the announcement only if the transfer has one (and only once).
+            self.jobs.enqueue("announce", transfer_id, conference_sid, batch=batch)
+        self.store.execute(batch)
 
     def caller_left_conference(self, transfer_id: str) -> str:
         """The caller's conference Dial ended without the caller hanging up (the recipient left)."""
@@ -774,6 +782,12 @@ class TransferService:
 
     def run_whisper_leg(self, transfer_id: str, attempt: int, leg_sid: str) -> None:
         """Job: a human answered a leg: send it to the whisper document."""
+        # Queued alongside the AMD transition even when a duplicate callback was refused:
+        # act only if this leg is still the human waiting for its whisper.
+        _, state = self.store.legs(transfer_id).get(leg_sid, (attempt, ""))
+        record = self.store.get_transfer(transfer_id)
+        if state != "human" or record is None or record.status.is_finished or record.attempt != attempt:
+            return
         try:
             self.gateway.redirect_call_url(leg_sid, url=self.urls.transfer(transfer_id, "whisper", attempt=attempt,
                                                                            leg=leg_sid))
@@ -784,6 +798,9 @@ class TransferService:
         """Job: hang up one leg (a machine answered, or it timed out)."""
         if leg_sid.startswith("failed-"):
             return
+        _, state = self.store.legs(transfer_id).get(leg_sid, (attempt, ""))
+        if state == "accepted":
+            return    # never hang up the recipient the caller is talking to
         try:
             self.gateway.end_call(leg_sid, ringing=False)
         except GatewayError as exc:
@@ -844,8 +861,22 @@ class TransferService:
             log.info("could not return caller of %s: %s", transfer_id, exc)
 
     def run_announce(self, transfer_id: str, conference_sid: str) -> None:
-        """Job: play the bridge announcement to both sides."""
-        self.gateway.announce(conference_sid, announce_url=self.urls.transfer(transfer_id, "announcement"))
+        """Job: play the bridge announcement, if the transfer has one, to both sides, once."""
+        record = self.store.get_transfer(transfer_id)
+        if record is None or not _settings_from_json(record.json_field("settings", {})).announcement:
+            return
+        if not self.store.claim(transfer_id, "announcement"):
+            return
+        try:
+            self.gateway.announce(conference_sid, announce_url=self.urls.transfer(transfer_id, "announcement"))
+        except GatewayError as exc:
+            log.info("announcement for %s not played: %s", transfer_id, exc)
+
+    def announcement_twiml(self, transfer_id: str) -> str:
+        """The document Twilio plays to the conference when it is announced."""
+        record = self.store.get_transfer(transfer_id)
+        text = _settings_from_json(record.json_field("settings", {})).announcement if record else None
+        return twiml.announcement(text=text or "")
 
     # ------------------------------------------------------------------ documents
     def _cold_twiml(self, record: TransferRecord, attempt: int) -> str:

@@ -39,3 +39,11 @@ def take_voicemail(*, prompt: str, action_url: str, max_length: int = 120) -> st
     response.say("We did not receive a message. Goodbye.")
     response.hangup()
     return str(response)
+
+
+def announcement(*, text: str) -> str:
+    """Said to everyone in a conference (AnnounceUrl); an empty text says nothing."""
+    response = VoiceResponse()
+    if text:
+        response.say(text)
+    return str(response)

@@ -1,7 +1,7 @@
 -- Record what happened to one recipient leg; when every leg expected for the attempt has ended
 -- without a bridge, the attempt fails (and the fallback chain moves on).
 -- KEYS: 1 transfer, 2 timeline, 3 seen, 4 legs
--- ARGV: 1 event id, 2 attempt, 3 leg sid, 4 leg state (dialed|ringing|answered|human|screening|ended),
+-- ARGV: 1 event id, 2 attempt, 3 leg sid, 4 leg state (dialed|ringing|answered|human|screening|accepted|ended),
 --       5 outcome if this leg ends while ringing, 6 detail, 7 event json, 8 ttl, 9 now,
 --       10 transfer status to move to when the leg rings/answers ('' = keep),
 --       11 required current leg state ('' = any; timers use it so a stale timer is a no-op),
@@ -12,15 +12,20 @@ if ARGV[1] ~= '' and redis.call('SISMEMBER', seen, ARGV[1]) == 1 then
   return {'duplicate', '', unpack(hgetall_flat(transfer))}
 end
 local attempt, leg, state, now, ttl = ARGV[2], ARGV[3], ARGV[4], ARGV[9], tonumber(ARGV[8])
-local rank = {dialed = 1, ringing = 2, answered = 3, human = 4, screening = 5, ended = 9}
+local rank = {dialed = 1, ringing = 2, answered = 3, human = 4, screening = 5, accepted = 6, ended = 9}
 local previous = redis.call('HGET', legs, leg)
 local prev_state = previous and string.match(previous, ':(%a+)$') or ''
 if ARGV[11] ~= '' and prev_state ~= ARGV[11] then
   return {'refused', '', unpack(hgetall_flat(transfer))}
 end
 -- Legs only move forward: a late 'ringing' never undoes 'answered', nothing undoes 'ended'.
+-- The late event is still a fact (the worker's 'leg-dialed' can lose the race to the leg's own
+-- callbacks), so it is recorded once in the timeline, without changing any state.
 if prev_state ~= '' and (rank[state] or 0) <= (rank[prev_state] or 0) then
-  if ARGV[1] ~= '' then redis.call('SADD', seen, ARGV[1]) end
+  if ARGV[1] ~= '' then
+    append_event(timeline, ARGV[7])
+    redis.call('SADD', seen, ARGV[1])
+  end
   return {'refused', '', unpack(hgetall_flat(transfer))}
 end
 redis.call('HSET', legs, leg, attempt .. ':' .. state)
