@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import api, cli, health, transfer_callbacks, voice
 from blueprints.errors import register_error_handlers
-from handoff.config import Config
+from handoff.config import Config, ConfigError
 from handoff.runtime import build_runtime
 
 
@@ -22,12 +22,16 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment (.env loaded first), with `overrides` on top (tests)."""
     load_dotenv()
     env = {**os.environ, **(overrides or {})}
-    config = Config.from_env(env)
+    try:
+        config = Config.from_env(env)
+        runtime = build_runtime(config)
+    except ConfigError as exc:
+        # One line naming the variable, not a traceback: gunicorn prints it and stops booting.
+        raise SystemExit(f"handoff: {exc}") from None
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
     # Heroku's router is one proxy hop: trust its X-Forwarded-* headers, nothing more.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
-    runtime = build_runtime(config)
     app.extensions["handoff"] = runtime
     app.extensions["twilio_validator"] = RequestValidator(config.twilio_auth_token)
     for module in (voice, transfer_callbacks, api, health):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,6 +15,7 @@ from .keys import Keys
 from .state import Outcome, TransferStatus
 
 _LUA_DIR = Path(__file__).with_name("lua")
+timeline_log = logging.getLogger("handoff.timeline")
 DEFAULT_TTL = 7 * 24 * 3600          # every key expires a week after its last change
 IDEMPOTENCY_TTL = 24 * 3600
 
@@ -253,9 +255,10 @@ class Store:
         flat: list[str] = []
         for k, v in (fields or {}).items():
             flat += [k, str(v)]
+        event_json = _event_json(event, now)
         args = [event_id, "" if attempt is None else str(attempt), allowed, to,
-                outcome.value if outcome else "", detail, _event_json(event, now), self.ttl, now, *flat]
-        return self._run("transition", keys, args, TransitionResult.parse, batch)
+                outcome.value if outcome else "", detail, event_json, self.ttl, now, *flat]
+        return self._run("transition", keys, args, _logged(transfer_id, event_json), batch)
 
     def leg_event(self, transfer_id: str, *, attempt: int, leg_sid: str, state: str, outcome: Outcome | None = None,
                   detail: str = "", event: Mapping | None = None, event_id: str = "", status: str = "",
@@ -265,10 +268,11 @@ class Store:
         keys = [self.keys.transfer(transfer_id), self.keys.timeline(transfer_id), self.keys.seen(transfer_id),
                 self.keys.legs(transfer_id)]
         now = utc_now_iso()
+        event_json = _event_json(event, now)
         args = [event_id, str(attempt), leg_sid, state, outcome.value if outcome else "", detail,
-                _event_json(event, now), self.ttl, now, status, require_leg_state,
+                event_json, self.ttl, now, status, require_leg_state,
                 outcome_if_answered.value if outcome_if_answered else ""]
-        return self._run("leg", keys, args, TransitionResult.parse, batch)
+        return self._run("leg", keys, args, _logged(transfer_id, event_json), batch)
 
     def call_ended(self, call_sid: str, *, call_status: str) -> TransitionResult:
         """The caller's call ended: cancel its transfer in flight, or complete a bridged one."""
@@ -326,6 +330,23 @@ class Store:
         """Unix time of the last worker heartbeat."""
         value = self.redis.get(self.keys.worker_heartbeat())
         return float(value) if value else None
+
+
+def _logged(transfer_id: str, event_json: str) -> Callable[[list], TransitionResult]:
+    """Parse a script's reply and log the applied event as one structured line."""
+
+    def parse(raw: list) -> TransitionResult:
+        result = TransitionResult.parse(raw)
+        if event_json and result.applied:
+            timeline_log.info('{"transfer":"%s",%s', transfer_id, event_json[1:])
+            if result.next == "finished" and result.transfer is not None:
+                timeline_log.info(json.dumps({"transfer": transfer_id, "event": "completed",
+                                              "at": result.transfer.fields.get("finished_at"),
+                                              "outcome": result.transfer.fields.get("outcome"),
+                                              "detail": result.transfer.fields.get("outcome_detail")}))
+        return result
+
+    return parse
 
 
 def _event_json(event: Mapping | None, now: str) -> str:

@@ -15,3 +15,19 @@ def test_cold_transfer_to_number_bridges_caller(sim, phone, api, wait_transfer):
     assert events[0] == "requested" and "dialing" in events and "bridged" in events
     heard = sim.heard(caller)
     assert any("Connecting you to billing" in (h.get("text") or "") for h in heard)
+
+
+def test_every_timeline_event_is_logged_as_one_structured_line(sim, phone, api, wait_transfer, caplog):
+    import json
+    import logging
+
+    caplog.set_level(logging.INFO, logger="handoff.timeline")
+    sim.add_persona({"address": "+14155550101", "kind": "human", "answer_after": 0.1, "hangup_after": 0.3})
+    caller = phone()
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing"}).get_json()
+    wait_transfer(transfer["id"])
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "handoff.timeline"]
+    mine = [line for line in lines if line["transfer"] == transfer["id"]]
+    # Webhook-driven events are logged by this (web) process; worker events by the workers.
+    assert {"bridged", "dial-ended", "completed"} <= {line["event"] for line in mine}
+    assert all("at" in line for line in mine)
