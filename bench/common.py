@@ -89,9 +89,10 @@ def get_transfer(stack: Stack, session: requests.Session, transfer_id: str) -> d
     return response.json()
 
 
-def wait_transfers(stack: Stack, transfer_ids, *, timeout: float, predicate=None) -> tuple[dict, list[str]]:
-    """Poll until every transfer satisfies predicate (default: completed) or `timeout` passes.
-    Returns (views by id, ids that never got there)."""
+def wait_transfers(stack: Stack, transfer_ids, *, timeout: float, predicate=None,
+                   idle_timeout: float | None = None) -> tuple[dict, list[str]]:
+    """Poll until every transfer satisfies predicate (default: completed), `timeout` passes, or
+    (with idle_timeout) none has got there for that long. Returns (views by id, ids that never did)."""
     predicate = predicate or (lambda view: view["status"] == "completed")
     local = Sessions({"Authorization": stack.api.headers["Authorization"]})
     pending = set(transfer_ids)
@@ -103,10 +104,15 @@ def wait_transfers(stack: Stack, transfer_ids, *, timeout: float, predicate=None
         views[transfer_id] = view
         return transfer_id if predicate(view) else None
 
+    progress = time.monotonic()
     with ThreadPoolExecutor(max_workers=4) as pool:
         while pending and time.monotonic() < deadline:
             done = {t for t in pool.map(check, sorted(pending)) if t}
             pending -= done
+            if done:
+                progress = time.monotonic()
+            elif idle_timeout is not None and time.monotonic() - progress > idle_timeout:
+                break
             if pending:
                 time.sleep(0.25)
     return views, sorted(pending)

@@ -100,6 +100,16 @@ class Stack:
         self.api = requests.Session()
         self.api.headers["Authorization"] = f"Bearer {API_TOKEN}"
 
+    def spawn_python(self, name: str, module: str) -> None:
+        """Start `python -m module` with the service's environment (stopped by close() or stop())."""
+        self._spawn(name, [sys.executable, "-m", module], {**os.environ, **self.env, "PYTHONPATH": str(ROOT)})
+
+    def stop(self, name: str) -> None:
+        """Stop one process this Stack started."""
+        process = self.processes.pop(name, None)
+        if process is not None:
+            _stop_group(process)
+
     def _spawn(self, name: str, argv: list[str], env) -> None:
         log = open(self.run_dir / f"{name}.log", "w")
         self.logs.append(log)

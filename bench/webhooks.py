@@ -89,9 +89,11 @@ def _commands(r: redis.Redis) -> tuple[int, dict]:
     return r.info("stats")["total_commands_processed"], {k: v["calls"] for k, v in stats.items()}
 
 
-def load(stack: Stack, base_url: str, requests, work_dir: Path, *, duration=DURATION, warmup=WARMUP,
+def load(stack: Stack, base_url: str, requests, work_dir: Path, *, duration=None, warmup=None,
          count_redis=False) -> dict:
     """Warm up, then one measured run; optionally the Redis commands it caused (idle rate subtracted)."""
+    duration = DURATION if duration is None else duration
+    warmup = WARMUP if warmup is None else warmup
     if warmup:
         loadgen.run(base_url, requests[-2000:], duration=warmup, max_requests=2000, work_dir=work_dir)
     before = _commands(stack.redis) if count_redis else None

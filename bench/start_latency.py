@@ -1,0 +1,56 @@
+"""2. Transfer start latency: from `POST /api/calls/{sid}/transfers` to the first Twilio REST
+request for that call reaching the simulator (a cold transfer's `calls(sid).update`).
+
+The simulator stamps each REST request with time.time() on arrival, before any injected
+latency (simulator/rest.py); the POST is stamped just before it is sent, on the same host clock.
+Transfers are started open-loop at a fixed rate so that a slow worker cannot slow the load.
+"""
+from __future__ import annotations
+
+import re
+import time
+
+from bench.common import Sessions, distribution, paced, place_calls, post_transfer, wait_transfers
+from bench.stack import Stack
+
+BUSY_PERSONA = "+14155550201"       # busy_desk in bench/recipients.yaml: the Dial ends at once
+WARMUP_TRANSFERS = 10               # first jobs of each worker process import and connect: not counted
+_CALL_PATH = re.compile(r"/Calls/(CA[0-9a-f]{32})\.json$")
+
+
+def run(stack: Stack, count: int, rate: float) -> dict:
+    """`count` cold transfers at `rate` per second; latency distribution in ms."""
+    stack.sim.add_persona({"address": BUSY_PERSONA, "kind": "busy"})
+    callers = place_calls(stack, count + WARMUP_TRANSFERS)
+    local = Sessions({"Authorization": stack.api.headers["Authorization"]})
+    body = {"to": "busy_desk", "mode": "cold"}
+    for sid in callers[:WARMUP_TRANSFERS]:
+        post_transfer(stack, local.session, sid, body)
+    callers = callers[WARMUP_TRANSFERS:]
+    time.sleep(1.0)
+    began = time.monotonic()
+    posts = paced(count, rate, lambda i: (*post_transfer(stack, local.session, callers[i], body), time.time()))
+    load_seconds = time.monotonic() - began
+    transfer_ids = [p[1] for p in posts if p and p[1]]
+    _, unfinished = wait_transfers(stack, transfer_ids, timeout=60)
+    first: dict[str, float] = {}
+    for entry in stack.sim.requests():
+        match = _CALL_PATH.search(entry["path"])
+        if entry["method"] == "POST" and match:
+            sid = match.group(1)
+            first[sid] = min(first.get(sid, entry["time"]), entry["time"])
+    latencies, api, missing = [], [], []
+    for sid, post in zip(callers, posts):
+        if not post or post[2] != 202:
+            missing.append(sid)
+            continue
+        sent, transfer_id, _, answered = post
+        api.append(answered - sent)
+        if sid in first and first[sid] >= sent:
+            latencies.append(first[sid] - sent)
+        else:
+            missing.append(transfer_id or sid)
+    return {"transfers": count, "rate_per_s": rate, "load_seconds": round(load_seconds, 1),
+            "start_latency_ms": distribution(latencies, 1000), "api_response_ms": distribution(api, 1000),
+            "without_rest_request": missing[:10], "without_rest_request_count": len(missing),
+            "unfinished": unfinished[:10], "unfinished_count": len(unfinished)}
