@@ -181,8 +181,43 @@ class Stack:
                 continue
         return total / tick
 
+    def own_cpu_seconds(self) -> float:
+        """CPU seconds of everything this benchmark runs: the started processes, this process and
+        the children it has waited for (wrk)."""
+        t = os.times()
+        return sum(self.cpu_seconds(name) for name in self.processes) + t.user + t.system + \
+            t.children_user + t.children_system
+
     def alive(self) -> dict[str, bool]:
         return {name: p.poll() is None for name, p in self.processes.items()}
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes on the machine have used since boot (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+class Interference:
+    """How much CPU processes outside this benchmark used during a measurement (other people's
+    test runs on a shared machine make figures noisy: we report it next to each figure)."""
+
+    def __init__(self, stack: "Stack"):
+        self.stack = stack
+
+    def __enter__(self):
+        self.began = time.monotonic()
+        self.busy, self.own = machine_busy_seconds(), self.stack.own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        elapsed = time.monotonic() - self.began
+        busy = machine_busy_seconds() - self.busy
+        own = self.stack.own_cpu_seconds() - self.own
+        self.result = {"elapsed_s": round(elapsed, 1), "machine_cpu_busy": round(busy / elapsed, 2),
+                       "other_processes_cpu": round(max(0.0, busy - own) / elapsed, 2)}
 
 
 def _stop_group(process: subprocess.Popen) -> None:

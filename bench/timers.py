@@ -1,10 +1,10 @@
 """3. Timer precision: warm transfers with a 2 s accept timeout that nobody meets.
 
-What the service does today (handoff/transfers.py `_start_whisper`, twiml.whisper_prompt): the
-2 s accept window is enforced by Twilio itself, as the `timeout` of two <Gather> prompts followed
-by a <Redirect> to the key action with no Digits. The service's own RQ timer for that window is a
+What the service does (handoff/transfers.py `_start_whisper`, twiml.whisper_prompt): the 2 s
+accept window is enforced by Twilio itself, as the `timeout` of two <Gather> prompts followed by
+a <Redirect> to the key action with no Digits. The service's own RQ timer for that window is a
 backstop armed at 20 + 2 x (accept_timeout + 5) = 34 s, and it is cancelled when the no-key
-callback arrives, so it never fires. The RQ timers that do fire in these transfers are the ring
+callback arrives, so it does not fire. The RQ timers that do fire in these transfers are the ring
 timers (`handoff-timer-<transfer>-0-all-ring`, due at timeout + 5 s = 7 s), which find the
 transfer already finished and do nothing: their precision is what we measure, from
   * the deadline: the float score JobQueue.schedule writes to RQ's scheduled registry
@@ -99,31 +99,6 @@ def _batch(stack: Stack, count: int, rate: float, *, wait_for_timers: float) -> 
             "unfinished": unfinished[:10], "unfinished_count": len(unfinished)}
 
 
-def scheduler_processes(stack: Stack) -> int:
-    """How many of `python -m workers`'s children are alive beyond the worker processes
-    (1 when its scheduler is running, 0 when it has died)."""
-    from bench.stack import WORKER_PROCESSES
-
-    return len(stack.pids("workers")) - 1 - WORKER_PROCESSES
-
-
-def measure(stack: Stack, count: int = 200, rate: float = 40.0, settle=None) -> dict:
-    """As shipped, then with bench/fixed_scheduler.py standing in for the scheduler that died."""
-    out = {"timer": "RQ ring timer, due at dial + 7 s (timeout 2 + RING_GRACE 5)",
-           "shipped_scheduler_processes_alive": scheduler_processes(stack)}
-    out["shipped"] = _batch(stack, count, rate, wait_for_timers=3.0)
-    if settle:
-        settle(stack)
-    stack.spawn_python("fixed-scheduler", "bench.fixed_scheduler")
-    try:
-        # Let it take the lock and flush timers that were overdue (earlier phases), bounded.
-        from handoff.keys import Keys
-
-        key = ScheduledJobRegistry(Keys(stack.env["REDIS_KEY_PREFIX"]).queue_name(), connection=stack.redis).key
-        until = time.monotonic() + 20
-        while time.monotonic() < until and stack.redis.zcount(key, 0, time.time()):
-            time.sleep(0.2)
-        out["fixed"] = _batch(stack, count, rate, wait_for_timers=30.0)
-    finally:
-        stack.stop("fixed-scheduler")
-    return out
+def measure(stack: Stack, count: int = 200, rate: float = 40.0) -> dict:
+    return {"timer": "RQ ring timer, due at dial + 7 s (timeout 2 + RING_GRACE 5)",
+            **_batch(stack, count, rate, wait_for_timers=30.0)}

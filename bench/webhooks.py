@@ -16,7 +16,7 @@ import redis
 
 from bench import loadgen
 from bench.common import place_calls, post_transfer, wait_transfers
-from bench.stack import ACCOUNT_SID, AGENT_NUMBER, Stack
+from bench.stack import ACCOUNT_SID, AGENT_NUMBER, Interference, Stack
 
 DURATION = 10.0          # seconds per measured run
 WARMUP = 2.0             # seconds of load before each measured run (not reported)
@@ -98,7 +98,9 @@ def load(stack: Stack, base_url: str, requests, work_dir: Path, *, duration=None
         loadgen.run(base_url, requests[-2000:], duration=warmup, max_requests=2000, work_dir=work_dir)
     before = _commands(stack.redis) if count_redis else None
     began = time.monotonic()
-    result = loadgen.run(base_url, requests, duration=duration, max_requests=MAX_REQUESTS, work_dir=work_dir)
+    with Interference(stack) as cpu:
+        result = loadgen.run(base_url, requests, duration=duration, max_requests=MAX_REQUESTS, work_dir=work_dir)
+    result["cpu"] = cpu.result
     elapsed = time.monotonic() - began
     if count_redis:
         total_after, after = _commands(stack.redis)
