@@ -75,6 +75,12 @@ class CallbackQuery(Schema):
 
     attempt = fields.Int(data_key="a", load_default=0, validate=validate.Range(min=0))
     leg = fields.Str(data_key="leg", load_default=None)
+    # Delivery settings carried in warm-leg callback URLs (see handoff.callback_urls).
+    detect = fields.Bool(data_key="hd", load_default=True)
+    detect_timeout = fields.Int(data_key="dt", load_default=30, validate=validate.Range(min=1, max=600))
+    accept_timeout = fields.Int(data_key="at", load_default=8, validate=validate.Range(min=1, max=600))
+    accept_key = fields.Str(data_key="k", load_default="1", validate=validate.Regexp(r"^[0-9*#]$"))
+    decline_key = fields.Str(data_key="d", load_default="2", validate=validate.Regexp(r"^[0-9*#]$"))
 
 
 def _string_map(value):

@@ -67,7 +67,8 @@ def leg_status(transfer_id: str):
 def leg_answer(transfer_id: str):
     """Warm transfer: a recipient leg answered (its Url)."""
     form, q = parse_form(_plain), _q()
-    return twiml(service().leg_answered(transfer_id, q["attempt"], leg_sid=form["call_sid"]))
+    return twiml(service().leg_answered(transfer_id, q["attempt"], leg_sid=form["call_sid"], detect=q["detect"],
+                                        detect_timeout=q["detect_timeout"], accept_timeout=q["accept_timeout"]))
 
 
 @bp.post("/leg-amd")
@@ -84,7 +85,8 @@ def leg_amd(transfer_id: str):
 def whisper(transfer_id: str):
     """Warm transfer: the whisper and press-a-key prompt for a human recipient."""
     form, q = parse_form(_plain), _q()
-    return twiml(service().whisper(transfer_id, q["attempt"], leg_sid=form["call_sid"]))
+    return twiml(service().whisper(transfer_id, q["attempt"], leg_sid=form["call_sid"],
+                                   accept_timeout=q["accept_timeout"]))
 
 
 @bp.post("/key")
@@ -93,7 +95,8 @@ def key(transfer_id: str):
     """Warm transfer: the recipient's key press (or none)."""
     form, q = parse_form(_gather), _q()
     return twiml(service().key_pressed(transfer_id, q["attempt"], leg_sid=q["leg"] or form["call_sid"],
-                                       digits=form["digits"]))
+                                       digits=form["digits"], accept_key=q["accept_key"],
+                                       decline_key=q["decline_key"], accept_timeout=q["accept_timeout"]))
 
 
 @bp.post("/conference")

@@ -18,6 +18,10 @@ class CallbackUrls:
     def agent_ended(self) -> str:
         return self._url("/voice/agent-ended")
 
-    def transfer(self, transfer_id: str, name: str, *, attempt: int | None = None, leg: str | None = None) -> str:
-        """A per-transfer callback such as dial-action, leg-status, whisper, key, conference."""
-        return self._url(f"/voice/transfers/{transfer_id}/{name}", a=attempt, leg=leg)
+    def transfer(self, transfer_id: str, name: str, *, attempt: int | None = None, leg: str | None = None,
+                 **settings: str | int | None) -> str:
+        """A per-transfer callback such as dial-action, leg-status, whisper, key, conference.
+
+        `settings` ride in the query string so the webhook needs no extra Redis read: Twilio signs
+        the full URL, so they cannot be altered on the way back."""
+        return self._url(f"/voice/transfers/{transfer_id}/{name}", a=attempt, leg=leg, **settings)

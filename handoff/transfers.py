@@ -432,24 +432,20 @@ class TransferService:
         self.jobs.enqueue("after_attempt", transfer_id, attempt, batch=batch)
         self.store.execute(batch)
 
-    def leg_answered(self, transfer_id: str, attempt: int, *, leg_sid: str) -> str:
+    def leg_answered(self, transfer_id: str, attempt: int, *, leg_sid: str, detect: bool, detect_timeout: int,
+                     accept_timeout: int) -> str:
         """A recipient leg answered: silence while AMD decides, or straight to the whisper."""
-        record = self.store.get_transfer(transfer_id)
-        if record is None or record.status.is_finished or record.attempt != attempt \
-                or record.status is TransferStatus.BRIDGED:
-            return twiml.taken_elsewhere() if record and record.status is TransferStatus.BRIDGED else twiml.hangup()
-        settings = _settings_from_json(record.json_field("settings", {}))
-        if settings.human_detection:
-            batch = self.store.batch()
-            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="answered", status="answered",
-                                 event={"event": "leg-answered", "attempt": attempt, "leg": leg_sid},
-                                 event_id=f"answered:{leg_sid}", batch=batch)
-            self.jobs.schedule("leg_timeout", transfer_id, attempt, leg_sid, "answered",
-                               delay=settings.detection_timeout, job_id=_timer_id(transfer_id, attempt, leg_sid, "detect"),
-                               batch=batch)
-            self.store.execute(batch)
-            return twiml.leg_awaiting_detection(seconds=settings.detection_timeout + 30)
-        return self._start_whisper(record, attempt, leg_sid, settings)
+        if not detect:
+            return self._start_whisper(transfer_id, attempt, leg_sid, accept_timeout=accept_timeout)
+        batch = self.store.batch()
+        self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="answered", status="answered",
+                             event={"event": "leg-answered", "attempt": attempt, "leg": leg_sid},
+                             event_id=f"answered:{leg_sid}", batch=batch)
+        self.jobs.schedule("leg_timeout", transfer_id, attempt, leg_sid, "answered", delay=detect_timeout,
+                           job_id=_timer_id(transfer_id, attempt, leg_sid, "detect"), batch=batch)
+        result = self.store.execute(batch)[0]
+        unwanted = _unwanted_leg_twiml(result)
+        return unwanted or twiml.leg_awaiting_detection(seconds=detect_timeout + 30)
 
     def leg_amd(self, transfer_id: str, attempt: int, *, leg_sid: str, answered_by: str) -> None:
         """Answering-machine detection finished: a human hears the whisper; a machine never does."""
@@ -468,38 +464,36 @@ class TransferService:
         self.jobs.unschedule(_timer_id(transfer_id, attempt, leg_sid, "detect"), batch=batch)
         self.store.execute(batch)
 
-    def whisper(self, transfer_id: str, attempt: int, *, leg_sid: str) -> str:
+    def whisper(self, transfer_id: str, attempt: int, *, leg_sid: str, accept_timeout: int) -> str:
         """The leg's whisper document (requested after a human was detected)."""
-        record = self.store.get_transfer(transfer_id)
-        if record is None or record.status.is_finished or record.attempt != attempt:
-            return twiml.hangup()
-        if record.status is TransferStatus.BRIDGED:
-            return twiml.taken_elsewhere()
-        return self._start_whisper(record, attempt, leg_sid, _settings_from_json(record.json_field("settings", {})))
+        return self._start_whisper(transfer_id, attempt, leg_sid, accept_timeout=accept_timeout)
 
-    def _start_whisper(self, record: TransferRecord, attempt: int, leg_sid: str, settings: DeliverySettings) -> str:
+    def _start_whisper(self, transfer_id: str, attempt: int, leg_sid: str, *, accept_timeout: int) -> str:
         batch = self.store.batch()
-        self.store.leg_event(record.id, attempt=attempt, leg_sid=leg_sid, state="screening", status="screening",
+        self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="screening", status="screening",
                              event={"event": "whisper-played", "attempt": attempt, "leg": leg_sid},
                              event_id=f"whisper:{leg_sid}", batch=batch)
-        # Whisper (~15 s at most) plus two prompts with their key timeouts, plus slack.
-        deadline = 20 + 2 * (settings.accept_timeout + 5)
-        self.jobs.schedule("leg_timeout", record.id, attempt, leg_sid, "screening", delay=deadline,
-                           job_id=_timer_id(record.id, attempt, leg_sid, "accept"), batch=batch)
-        self.store.execute(batch)
+        # Whisper (~15 s at most) plus two prompts with their key timeouts, plus slack; a timer
+        # armed for a leg that is not screening is refused when it fires.
+        self.jobs.schedule("leg_timeout", transfer_id, attempt, leg_sid, "screening",
+                           delay=20 + 2 * (accept_timeout + 5),
+                           job_id=_timer_id(transfer_id, attempt, leg_sid, "accept"), batch=batch)
+        result = self.store.execute(batch)[0]
+        unwanted = _unwanted_leg_twiml(result)
+        if unwanted:
+            return unwanted
+        record = result.transfer
+        settings = _settings_from_json(record.json_field("settings", {}))
         return twiml.whisper_prompt(whisper=record.fields.get("whisper") or "You have a transferred call.",
                                     accept_key=settings.accept_key, decline_key=settings.decline_key,
-                                    key_action_url=self.urls.transfer(record.id, "key", attempt=attempt, leg=leg_sid),
+                                    key_action_url=self._leg_url(record.id, "key", attempt, settings, leg=leg_sid),
                                     timeout=settings.accept_timeout)
 
-    def key_pressed(self, transfer_id: str, attempt: int, *, leg_sid: str, digits: str | None) -> str:
+    def key_pressed(self, transfer_id: str, attempt: int, *, leg_sid: str, digits: str | None, accept_key: str,
+                    decline_key: str, accept_timeout: int) -> str:
         """The recipient pressed a key (or nothing): accept bridges, decline moves on."""
-        record = self.store.get_transfer(transfer_id)
-        if record is None:
-            return twiml.hangup()
-        settings = _settings_from_json(record.json_field("settings", {}))
         digits = (digits or "").strip()
-        if digits == settings.accept_key:
+        if digits == accept_key:
             batch = self.store.batch()
             self.store.transition(transfer_id, allowed_from=WAITING, to="bridged", outcome=Outcome.SUCCESS,
                                   detail="accepted", event={"event": "key-pressed", "digits": digits, "leg": leg_sid,
@@ -513,15 +507,15 @@ class TransferService:
             self.jobs.unschedule(_timer_id(transfer_id, attempt, leg_sid, "accept"), batch=batch)
             self.jobs.unschedule(_timer_id(transfer_id, attempt, "", "ring"), batch=batch)
             result = self.store.execute(batch)[0]
-            winner = result.transfer.fields.get("bridged_leg") if result.transfer else None
-            if winner == leg_sid and result.transfer.status is TransferStatus.BRIDGED:
+            record = result.transfer
+            if record is not None and record.status is TransferStatus.BRIDGED and \
+                    record.fields.get("bridged_leg") == leg_sid:
                 return twiml.join_conference(room=_room(transfer_id),
-                                             status_callback_url=self.urls.transfer(transfer_id, "conference"),
-                                             announcement=None)
-            return twiml.taken_elsewhere()
-        if digits and digits != settings.decline_key:
-            # Any other key: say the prompt again (it is cheap to re-enter the whisper document).
-            return self._start_whisper(record, attempt, leg_sid, settings)
+                                             status_callback_url=self.urls.transfer(transfer_id, "conference"))
+            return twiml.taken_elsewhere() if record is not None else twiml.hangup()
+        if digits and digits != decline_key:
+            # Any other key: say the prompt again.
+            return self._start_whisper(transfer_id, attempt, leg_sid, accept_timeout=accept_timeout)
         outcome = Outcome.SCREENING_REJECTED if digits else Outcome.TIMEOUT
         batch = self.store.batch()
         self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended", outcome=outcome,
@@ -719,7 +713,7 @@ class TransferService:
         for index, target in enumerate(targets):
             leg = LegRequest(
                 to=self._leg_address(target), from_=record.fields.get("caller_id") or "",
-                url=self.urls.transfer(transfer_id, "leg-answer", attempt=attempt),
+                url=self._leg_url(transfer_id, "leg-answer", attempt, settings),
                 status_callback=self.urls.transfer(transfer_id, "leg-status", attempt=attempt),
                 timeout=settings.timeout, machine_detection=settings.human_detection,
                 amd_callback=self.urls.transfer(transfer_id, "leg-amd", attempt=attempt),
@@ -739,6 +733,13 @@ class TransferService:
         self._schedule_ring_timeout(record, attempt)
         # If every leg failed to dial, the attempt is already over: move on.
         self.run_after_attempt(transfer_id, attempt)
+
+    def _leg_url(self, transfer_id: str, name: str, attempt: int, settings: DeliverySettings, *,
+                 leg: str | None = None) -> str:
+        """A warm-leg callback URL carrying the delivery settings its webhook needs."""
+        return self.urls.transfer(transfer_id, name, attempt=attempt, leg=leg, hd=int(settings.human_detection),
+                                  dt=settings.detection_timeout, at=settings.accept_timeout,
+                                  k=settings.accept_key, d=settings.decline_key)
 
     def _leg_address(self, target: Target) -> str:
         if target.kind is TargetKind.SIP:
@@ -789,8 +790,9 @@ class TransferService:
         if state != "human" or record is None or record.status.is_finished or record.attempt != attempt:
             return
         try:
-            self.gateway.redirect_call_url(leg_sid, url=self.urls.transfer(transfer_id, "whisper", attempt=attempt,
-                                                                           leg=leg_sid))
+            settings = _settings_from_json(record.json_field("settings", {}))
+            self.gateway.redirect_call_url(leg_sid, url=self._leg_url(transfer_id, "whisper", attempt, settings,
+                                                                      leg=leg_sid))
         except GatewayError as exc:  # the leg hung up meanwhile: its status callback ends it
             log.info("whisper redirect for %s failed: %s", leg_sid, exc)
 
@@ -933,6 +935,16 @@ class TransferService:
                                         action_url=self.urls.transfer(record.id, "voicemail"))
         self.store.append_event(record.id, {"event": "returned-to-agent", "outcome": outcome})
         return self._agent_twiml(record.call_sid, outcome=outcome, detail=detail, transfer_id=record.id)
+
+
+def _unwanted_leg_twiml(result: TransitionResult) -> str | None:
+    """What a leg hears when it is no longer wanted (another leg accepted, or the transfer moved on)."""
+    record = result.transfer
+    if record is None or result.verdict == "stale" or record.status.is_finished:
+        return twiml.hangup()
+    if record.status is TransferStatus.BRIDGED:
+        return twiml.taken_elsewhere()
+    return None
 
 
 def _room(transfer_id: str) -> str:

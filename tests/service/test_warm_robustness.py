@@ -34,7 +34,8 @@ def test_accept_racing_the_accept_timeout_has_exactly_one_winner(app, sim, phone
 
         def press():
             start.wait()
-            results["key"] = service.key_pressed(transfer["id"], attempt, leg_sid=leg, digits="1")
+            results["key"] = service.key_pressed(transfer["id"], attempt, leg_sid=leg, digits="1", accept_key="1",
+                                                 decline_key="2", accept_timeout=1)
 
         def expire():
             start.wait()
