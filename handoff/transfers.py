@@ -916,10 +916,13 @@ class TransferService:
         return twiml.agent_connect(kind=agent.kind, url=agent.url, action_url=self.urls.agent_ended(),
                                    parameters=parameters, message=record.fields.get("message") or None)
 
-    def _agent_twiml(self, call_sid: str, *, outcome: str, detail: str, transfer_id: str) -> str:
+    def _agent_twiml(self, call_sid: str, *, outcome: str, detail: str, transfer_id: str,
+                     reason: str | None = None) -> str:
+        """Back to the AI agent, telling it how the transfer went (and why it was asked for)."""
         return twiml.agent_connect(kind=self.agent.kind, url=self.agent.url, action_url=self.urls.agent_ended(),
                                    parameters={"call_sid": call_sid, "transfer_outcome": outcome,
-                                               "transfer_detail": detail, "transfer_id": transfer_id})
+                                               "transfer_detail": detail, "transfer_id": transfer_id,
+                                               "transfer_reason": reason})
 
     def _last_resort_twiml(self, record: TransferRecord) -> str:
         settings = _settings_from_json(record.json_field("settings", {}))
@@ -934,7 +937,8 @@ class TransferService:
                                         "Nobody is available right now. Please leave a message after the tone.",
                                         action_url=self.urls.transfer(record.id, "voicemail"))
         self.store.append_event(record.id, {"event": "returned-to-agent", "outcome": outcome})
-        return self._agent_twiml(record.call_sid, outcome=outcome, detail=detail, transfer_id=record.id)
+        return self._agent_twiml(record.call_sid, outcome=outcome, detail=detail, transfer_id=record.id,
+                                 reason=record.fields.get("reason") or None)
 
 
 def _unwanted_leg_twiml(result: TransitionResult) -> str | None:

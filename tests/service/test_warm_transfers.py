@@ -149,3 +149,26 @@ def test_api_cancel_during_hold_ends_leg_and_returns_caller(sim, phone, api, wai
     back_with_agent(sim, caller, "transfer-cancelled")
     leg = _legs_to(sim, WARM)[-1]
     sim.wait_for(lambda: sim.call(leg["sid"])["status"] == "canceled", timeout=5, message="leg cancelled")
+
+
+def test_silent_hold_then_voicemail_last_resort(sim, phone, api, wait_transfer):
+    sim.add_persona({"address": "+14155550172", "kind": "no-answer"})
+    caller = phone()
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "quiet_desk"}).get_json()
+    done = wait_transfer(transfer["id"])
+    assert done["outcome"] == "transfer-failed-timeout"
+    sim.wait_for(lambda: "leave a message" in _heard_text(sim, caller), timeout=5, message="voicemail prompt")
+    heard = sim.heard(caller)
+    assert any("One moment" in (h.get("text") or "") for h in heard)
+    # Silent hold: no music and no spoken hold message while the leg rang.
+    assert not any(h["kind"] in ("play", "music") for h in heard)
+
+
+def test_failed_transfer_tells_the_agent_the_reason(sim, phone, api, wait_transfer):
+    sim.add_persona({"address": WARM, "kind": "busy"})
+    caller = phone()
+    transfer = api("post", f"/api/calls/{caller}/transfers",
+                   json={"to": "warm_desk", "reason": "refund request"}).get_json()
+    wait_transfer(transfer["id"])
+    call = back_with_agent(sim, caller, "transfer-failed-connection-error")
+    assert call["agent"]["parameters"]["transfer_reason"] == "refund request"
