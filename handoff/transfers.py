@@ -758,8 +758,17 @@ class TransferService:
                                        to="fail-attempt", outcome=Outcome.TIMEOUT, detail="ring timeout",
                                        event={"event": "timeout", "stage": "ring", "attempt": attempt},
                                        event_id=f"ring-timeout:{attempt}", attempt=attempt)
-        if result.applied:
-            self.run_after_attempt(transfer_id, attempt)
+        if not result.applied:
+            return
+        if result.transfer.mode == "cold":
+            # Twilio never reported the Dial's end: move the caller on ourselves (next attempt or
+            # last resort), so no transfer, and no caller, is ever stuck.
+            try:
+                self.gateway.redirect_call(result.transfer.call_sid, twiml=self._cold_followup_twiml(result))
+            except GatewayError as exc:
+                log.info("could not move caller of %s after ring timeout: %s", transfer_id, exc)
+            return
+        self.run_after_attempt(transfer_id, attempt)
 
     def run_leg_timeout(self, transfer_id: str, attempt: int, leg_sid: str, stage: str) -> None:
         """Timer: a leg stayed too long in AMD ('answered') or without a key press ('screening')."""

@@ -205,3 +205,15 @@ def test_agent_session_ending_without_transfer_hangs_up(sim, phone):
     caller = phone()
     sim.end_agent_session(caller, handoff_data='{"reason": "caller said goodbye"}')
     sim.wait_for(lambda: sim.call(caller)["status"] == "completed", timeout=5)
+
+
+def test_ring_timeout_timer_frees_a_caller_twilio_never_reported(app, sim, phone, api, wait_transfer):
+    """Our own timer (not Twilio's Dial timeout) ends a cold attempt nobody reported on."""
+    sim.add_persona({"address": "+14155550101", "kind": "no-answer"})
+    caller = phone()
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing", "timeout": 60}).get_json()
+    sim.wait_for(lambda: sim.call(caller)["activity"] == "dialing", timeout=5, message="dialing")
+    app.extensions["handoff"].service.run_ring_timeout(transfer["id"], 0)
+    done = wait_transfer(transfer["id"])
+    assert done["outcome"] == "transfer-failed-timeout" and done["outcome_detail"] == "ring timeout"
+    back_with_agent(sim, caller, "transfer-failed-timeout")
