@@ -106,7 +106,7 @@ Handoff is running (local mode{', Twilio simulator' if sim_url else ''}).
   redis        {env['REDIS_URL']}
   recipients   {env['TRANSFER_CONFIG']}""")
     if sim_url:
-        sid, auth = env["TWILIO_ACCOUNT_SID"], f"{env['TWILIO_ACCOUNT_SID']}:{env['TWILIO_AUTH_TOKEN']}"
+        auth = f"{env['TWILIO_ACCOUNT_SID']}:{env['TWILIO_AUTH_TOKEN']}"
         print(f"""  simulator    {sim_url}   (personas: examples/personas.yaml)
 
 Try it: place a call from a scripted caller to the agent's number, then transfer it warm to the supervisor:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import twiml
 
@@ -19,10 +19,20 @@ from .config import AgentConnection
 from .destinations import AllowList, DestinationError, parse_e164, parse_raw_target
 from .gateway import GatewayError, LegRequest, TwilioGateway
 from .jobs import JobQueue
-from .state import DIAL_STATUS_OUTCOMES, Outcome, TransferMode, TransferStatus, sources_of
+from .records import (
+    expand_plan,
+    parse_handoff_data,
+    present_transfer,
+    settings_from_json,
+    settings_to_json,
+    target_from_json,
+    target_to_json,
+)
+from .state import DIAL_STATUS_OUTCOMES, Outcome, TransferMode, TransferStatus
 from .store import Store, TransferRecord, TransitionResult, utc_now_iso
 from .summary import BuiltinSummariser, Summariser
 from .targets import DeliverySettings, LastResort, Plan, Step, Target, TargetKind
+from .transfer_request import TransferRequest
 
 log = logging.getLogger("handoff.transfers")
 
@@ -53,62 +63,8 @@ class UnknownCall(Exception):
     """The call SID is not one Handoff has seen (404)."""
 
 
-@dataclass(frozen=True)
-class TransferRequest:
-    """A validated request to transfer a call (from the API, a tool call or the agent's HandoffData)."""
-
-    to: str
-    mode: str | None = None
-    message: str | None = None
-    reason: str | None = None
-    summary: str | None = None
-    variables: Mapping[str, str] = field(default_factory=dict)
-    final: bool = True
-    caller_id: str | None = None
-    timeout: int | None = None
-    refer: bool = False
-    context: Mapping[str, Any] = field(default_factory=dict)
-
-
 def _new_id() -> str:
     return "tr_" + secrets.token_hex(12)
-
-
-def _target_to_json(target: Target) -> dict:
-    data = asdict(target)
-    data["kind"] = target.kind.value
-    data["sip_headers"] = [list(pair) for pair in target.sip_headers]
-    return data
-
-
-def _target_from_json(data: Mapping) -> Target:
-    return Target(kind=TargetKind(data["kind"]), address=data["address"], recipient=data.get("recipient"),
-                  send_digits=data.get("send_digits"), sip_headers=tuple(tuple(p) for p in data.get("sip_headers", ())),
-                  sip_username=data.get("sip_username"), sip_password=data.get("sip_password"))
-
-
-def _settings_to_json(settings: DeliverySettings) -> dict:
-    data = asdict(settings)
-    data["last_resort"] = settings.last_resort.value
-    return data
-
-
-def _settings_from_json(data: Mapping) -> DeliverySettings:
-    data = dict(data)
-    data["last_resort"] = LastResort(data.get("last_resort", "agent"))
-    known = DeliverySettings.__dataclass_fields__
-    return DeliverySettings(**{k: v for k, v in data.items() if k in known})
-
-
-def expand_plan(plan: Plan) -> list[dict]:
-    """Flatten a plan into numbered attempts: each retry of a step is an attempt of its own."""
-    attempts = []
-    for index, step in enumerate(plan.steps):
-        for try_no in range(1 + max(0, step.retries)):
-            attempts.append({"step": index, "try": try_no, "parallel": step.parallel, "dynamic": step.dynamic,
-                             "delay": step.retry_interval if try_no else 0.0,
-                             "targets": [_target_to_json(t) for t in step.targets]})
-    return attempts
 
 
 class TransferService:
@@ -175,7 +131,9 @@ class TransferService:
         router = self._router()
         variables = {str(k): str(v) for k, v in (request.variables or {}).items()}
         if router is not None:
-            from handoff.routing import RoutingError   # routing is optional until configured
+            from handoff.routing import (
+                RoutingError,  # routing is optional until configured
+            )
 
             call_variables = {"caller": call.get("from", ""), "from": call.get("from", ""),
                               "to": call.get("to", ""), **self.store.get_call_variables(call_sid)}
@@ -222,7 +180,7 @@ class TransferService:
         fields = {
             "id": _new_id(), "call_sid": call_sid, "mode": mode.value, "status": TransferStatus.REQUESTED.value,
             "attempt": 0, "attempts_total": len(attempts), "plan": json.dumps(attempts),
-            "settings": json.dumps(_settings_to_json(settings)), "to": request.to,
+            "settings": json.dumps(settings_to_json(settings)), "to": request.to,
             "reason": request.reason or "", "summary": request.summary or "", "message": settings.message or "",
             "variables": json.dumps(dict(request.variables or {})), "final": "1" if request.final else "0",
             "caller_id": caller_id or "", "timeout": settings.timeout, "refer": "1" if request.refer else "0",
@@ -316,7 +274,7 @@ class TransferService:
         if first.get("dynamic"):
             # The destination needs a remote lookup, which only a worker may do.
             self.jobs.enqueue("start_transfer", record.id)
-            settings = _settings_from_json(record.json_field("settings", {}))
+            settings = settings_from_json(record.json_field("settings", {}))
             return twiml.agent_hold(message=settings.message or "Please hold while I connect you.",
                                     music_url=settings.hold_music_url)
         if record.mode == "cold":
@@ -328,7 +286,7 @@ class TransferService:
             self.store.transition(record.id, allowed_from=[TransferStatus.REQUESTED], to="completed",
                                   outcome=Outcome.SUCCESS, detail="handed to agent",
                                   event={"event": "handed-to-agent", "target": _describe(first)})
-            return self._agent_handoff_twiml(record, _target_from_json(first["targets"][0]))
+            return self._agent_handoff_twiml(record, target_from_json(first["targets"][0]))
         # Warm: the caller waits in the conference while a worker dials the recipient.
         self.store.transition(record.id, allowed_from=[TransferStatus.REQUESTED], to="dialing",
                               event={"event": "caller-on-hold"})
@@ -483,7 +441,7 @@ class TransferService:
         if unwanted:
             return unwanted
         record = result.transfer
-        settings = _settings_from_json(record.json_field("settings", {}))
+        settings = settings_from_json(record.json_field("settings", {}))
         return twiml.whisper_prompt(whisper=record.fields.get("whisper") or "You have a transferred call.",
                                     accept_key=settings.accept_key, decline_key=settings.decline_key,
                                     key_action_url=self._leg_url(record.id, "key", attempt, settings, leg=leg_sid),
@@ -568,7 +526,7 @@ class TransferService:
     def hold_twiml(self, transfer_id: str) -> str:
         """The conference waitUrl document for this transfer."""
         record = self.store.get_transfer(transfer_id)
-        settings = _settings_from_json(record.json_field("settings", {})) if record else DeliverySettings()
+        settings = settings_from_json(record.json_field("settings", {})) if record else DeliverySettings()
         return twiml.hold_audio(music_url=settings.hold_music_url, message=settings.hold_message)
 
     # ------------------------------------------------------------------ worker steps
@@ -598,7 +556,7 @@ class TransferService:
             return
         first = attempts[0]
         if mode == "agent":
-            target = _target_from_json(first["targets"][0])
+            target = target_from_json(first["targets"][0])
             try:
                 self.gateway.redirect_call(record.call_sid, twiml=self._agent_handoff_twiml(record, target))
             except GatewayError as exc:
@@ -647,7 +605,7 @@ class TransferService:
                                                   "error": str(exc)})
             self.run_after_attempt(record.id, attempt)
             return None
-        attempts[attempt]["targets"] = [_target_to_json(target)]
+        attempts[attempt]["targets"] = [target_to_json(target)]
         attempts[attempt]["dynamic"] = None
         result = self.store.transition(record.id, allowed_from="*", attempt=attempt,
                                        event={"event": "dynamic-destination", "recipient": name,
@@ -659,7 +617,7 @@ class TransferService:
         """Warm: compute the whisper once (the LLM summariser may be slow; webhooks must not be)."""
         if record.mode != "warm" or record.fields.get("whisper"):
             return
-        settings = _settings_from_json(record.json_field("settings", {}))
+        settings = settings_from_json(record.json_field("settings", {}))
         reason = record.fields.get("reason") or None
         summary = record.fields.get("summary") or ""
         if not summary:
@@ -700,8 +658,8 @@ class TransferService:
             attempts = record.json_field("plan", [])
         self._prepare_whisper(record)
         record = self.store.get_transfer(transfer_id)
-        settings = _settings_from_json(record.json_field("settings", {}))
-        targets = [_target_from_json(t) for t in attempts[attempt]["targets"]]
+        settings = settings_from_json(record.json_field("settings", {}))
+        targets = [target_from_json(t) for t in attempts[attempt]["targets"]]
         result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.REQUESTED],
                                        to="dialing", attempt=attempt, fields={"legs_expected": len(targets)},
                                        event={"event": "dialing", "attempt": attempt,
@@ -748,7 +706,7 @@ class TransferService:
         return target.address
 
     def _schedule_ring_timeout(self, record: TransferRecord, attempt: int) -> None:
-        settings = _settings_from_json(record.json_field("settings", {}))
+        settings = settings_from_json(record.json_field("settings", {}))
         self.jobs.schedule("ring_timeout", record.id, attempt, delay=settings.timeout + RING_GRACE,
                            job_id=_timer_id(record.id, attempt, "", "ring"))
 
@@ -799,7 +757,7 @@ class TransferService:
         if state != "human" or record is None or record.status.is_finished or record.attempt != attempt:
             return
         try:
-            settings = _settings_from_json(record.json_field("settings", {}))
+            settings = settings_from_json(record.json_field("settings", {}))
             self.gateway.redirect_call_url(leg_sid, url=self._leg_url(transfer_id, "whisper", attempt, settings,
                                                                       leg=leg_sid))
         except GatewayError as exc:  # the leg hung up meanwhile: its status callback ends it
@@ -874,7 +832,7 @@ class TransferService:
     def run_announce(self, transfer_id: str, conference_sid: str) -> None:
         """Job: play the bridge announcement, if the transfer has one, to both sides, once."""
         record = self.store.get_transfer(transfer_id)
-        if record is None or not _settings_from_json(record.json_field("settings", {})).announcement:
+        if record is None or not settings_from_json(record.json_field("settings", {})).announcement:
             return
         if not self.store.claim(transfer_id, "announcement"):
             return
@@ -886,14 +844,14 @@ class TransferService:
     def announcement_twiml(self, transfer_id: str) -> str:
         """The document Twilio plays to the conference when it is announced."""
         record = self.store.get_transfer(transfer_id)
-        text = _settings_from_json(record.json_field("settings", {})).announcement if record else None
+        text = settings_from_json(record.json_field("settings", {})).announcement if record else None
         return twiml.announcement(text=text or "")
 
     # ------------------------------------------------------------------ documents
     def _cold_twiml(self, record: TransferRecord, attempt: int) -> str:
         attempts = record.json_field("plan", [])
-        settings = _settings_from_json(record.json_field("settings", {}))
-        target = _target_from_json(attempts[attempt]["targets"][0])
+        settings = settings_from_json(record.json_field("settings", {}))
+        target = target_from_json(attempts[attempt]["targets"][0])
         message = settings.message if attempt == 0 else None
         if record.fields.get("refer") == "1":
             return twiml.refer(target=target, message=message,
@@ -905,7 +863,7 @@ class TransferService:
             timeout=settings.timeout, caller_id=record.fields.get("caller_id") or None)
 
     def _caller_conference_twiml(self, record: TransferRecord) -> str:
-        settings = _settings_from_json(record.json_field("settings", {}))
+        settings = settings_from_json(record.json_field("settings", {}))
         silent = settings.hold_silence or not (settings.hold_music_url or settings.hold_message)
         return twiml.caller_conference(
             room=_room(record.id), announcement=settings.message or "Please hold while I connect you.",
@@ -934,7 +892,7 @@ class TransferService:
                                                "transfer_reason": reason})
 
     def _last_resort_twiml(self, record: TransferRecord) -> str:
-        settings = _settings_from_json(record.json_field("settings", {}))
+        settings = settings_from_json(record.json_field("settings", {}))
         outcome = record.outcome.value if record.outcome else Outcome.CONNECTION_ERROR.value
         detail = record.fields.get("outcome_detail", "")
         # TRANSFER_FAIL_MESSAGE makes "say a message and hang up" the deployment's default last resort.
@@ -971,46 +929,8 @@ def _timer_id(transfer_id: str, attempt: int, leg: str, stage: str) -> str:
 def _describe(attempt: Mapping) -> str:
     if attempt.get("dynamic"):
         return f"dynamic:{attempt['dynamic']}"
-    targets = [_target_from_json(t).describe() for t in attempt.get("targets", [])]
+    targets = [target_from_json(t).describe() for t in attempt.get("targets", [])]
     return ", ".join(targets)
 
 
-def parse_handoff_data(raw: str | None) -> TransferRequest | None:
-    """Read a transfer request from ConversationRelay's HandoffData (JSON), if it asks for one."""
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    spec = data.get("transfer") if isinstance(data.get("transfer"), dict) else data
-    to = spec.get("to") or spec.get("destination")
-    if not to:
-        return None
-    variables = spec.get("variables") if isinstance(spec.get("variables"), dict) else {}
-    context = {"transcript": spec.get("transcript") or data.get("transcript") or []}
-    return TransferRequest(to=str(to), mode=spec.get("mode"), message=spec.get("message"),
-                           reason=spec.get("reason") or data.get("reason"), summary=spec.get("summary"),
-                           variables={str(k): str(v) for k, v in variables.items()},
-                           final=bool(spec.get("final", True)), refer=bool(spec.get("refer", False)),
-                           context=context)
 
-
-def present_transfer(record: TransferRecord, timeline: Sequence[Mapping]) -> dict:
-    """JSON view of a transfer for the API (SIP passwords never leave Redis)."""
-    attempts = record.json_field("plan", [])
-    for attempt in attempts:
-        for target in attempt.get("targets", []):
-            if target.get("sip_password"):
-                target["sip_password"] = "***"
-    f = record.fields
-    return {
-        "id": record.id, "call_sid": record.call_sid, "mode": record.mode, "status": record.status.value,
-        "outcome": record.outcome.value if record.outcome else None, "outcome_detail": f.get("outcome_detail") or None,
-        "to": f.get("to"), "reason": f.get("reason") or None, "final": record.final,
-        "attempt": record.attempt, "attempts": attempts, "caller_id": f.get("caller_id") or None,
-        "created_at": f.get("created_at"), "finished_at": f.get("finished_at") or None,
-        "routing": json.loads(f.get("reasons") or "[]"), "timeline": list(timeline),
-    }

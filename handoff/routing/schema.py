@@ -18,7 +18,7 @@ from .errors import RoutingError
 from .hours import Closure, Hours, Window, parse_clock, parse_days
 from .model import (LAST_RESORT, RECIPIENT_TYPES, Condition, Config, Group, Override, Recipient,
                     Rotation, Rule, Webhook)
-from .variables import PLACEHOLDER_RE, placeholders
+from .variables import PLACEHOLDER_RE
 
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 _NAME = validate.Regexp(NAME_RE, error="must be letters, digits, '_', '-' or '.' (max 64), e.g. billing_desk")

@@ -1,0 +1,22 @@
+"""A validated request to transfer a call, whoever made it (API, tool call, HandoffData)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    """A validated request to transfer a call (from the API, a tool call or the agent's HandoffData)."""
+
+    to: str
+    mode: str | None = None
+    message: str | None = None
+    reason: str | None = None
+    summary: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    final: bool = True
+    caller_id: str | None = None
+    timeout: int | None = None
+    refer: bool = False
+    context: Mapping[str, Any] = field(default_factory=dict)
