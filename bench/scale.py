@@ -55,7 +55,7 @@ def measure(stack: Stack, count: int = 500) -> dict:
     cpu_after = {name: stack.cpu_seconds(name) for name in cpu_before}
 
     outcomes: dict[str, dict[str, int]] = {k: {} for k in kinds}
-    wrong, multiple, durations, finished = [], [], [], []
+    wrong, multiple, durations, finished, slowest = [], [], [], [], []
     for kind, sent, transfer_id, status in started:
         if not transfer_id:
             wrong.append({"call": None, "http_status": status, "expected": PERSONAS[kind][1]})
@@ -75,11 +75,14 @@ def measure(stack: Stack, count: int = 500) -> dict:
             end = iso_ts(view["finished_at"])
             finished.append(end)
             durations.append(end - sent)
+            slowest.append((end - sent, kind, transfer_id, [(e.get("at"), e["event"]) for e in view.get("timeline", [])]))
     n = len(ids) or 1
     return {
         "transfers": count, "started": len(ids), "post_seconds": round(posted_seconds, 2),
         "wall_seconds": round((max(finished) if finished else finished_wall) - began, 2),
         "transfer_duration_s": distribution(durations, 1, 2),
+        "slowest": [{"seconds": round(d, 2), "kind": k, "transfer": t, "timeline": tl}
+                    for d, k, t, tl in sorted(slowest, key=lambda x: x[0], reverse=True)[:3]],
         "outcomes": outcomes, "exactly_one_outcome": len(ids) - len(multiple) - len(unfinished),
         "more_than_one_terminal_event": multiple[:10], "unexpected": wrong[:5], "unexpected_count": len(wrong),
         "unfinished": unfinished[:10], "unfinished_count": len(unfinished),

@@ -149,8 +149,8 @@ class Stack:
         return self.validator.compute_signature(self.app_url + path_and_query, params)
 
     def pids(self, name: str) -> list[int]:
-        """The pid of a started process and of all its descendants (from /proc)."""
-        root = self.processes[name].pid
+        """The pid of a started process (or 'redis') and of all its descendants (from /proc)."""
+        root = self.redis_server.process.pid if name == "redis" else self.processes[name].pid
         children: dict[int, list[int]] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -185,7 +185,7 @@ class Stack:
         """CPU seconds of everything this benchmark runs: the started processes, this process and
         the children it has waited for (wrk)."""
         t = os.times()
-        return sum(self.cpu_seconds(name) for name in self.processes) + t.user + t.system + \
+        return sum(self.cpu_seconds(name) for name in [*self.processes, "redis"]) + t.user + t.system + \
             t.children_user + t.children_system
 
     def alive(self) -> dict[str, bool]:
