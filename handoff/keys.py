@@ -46,17 +46,9 @@ class Keys:
         """Hash: recipient leg call SID -> 'attempt|state' for the transfer's outbound legs."""
         return f"{self.prefix}:transfer:{transfer_id}:legs"
 
-    def leg_owner(self, leg_sid: str) -> str:
-        """String: transfer id a recipient leg belongs to."""
-        return f"{self.prefix}:leg:{leg_sid}"
-
     def idempotency(self, key: str) -> str:
         """String: transfer id created under an Idempotency-Key (scoped per call by the caller)."""
         return f"{self.prefix}:idem:{key}"
-
-    def worker_heartbeat(self) -> str:
-        """String: unix time a worker last ran its heartbeat job (for /healthz)."""
-        return f"{self.prefix}:worker:heartbeat"
 
     def queue_name(self, name: str = "transfers") -> str:
         """RQ queue name, namespaced so several deployments can share one Redis."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -321,15 +320,6 @@ class Store:
         pipe.rpush(key, _event_json(event, utc_now_iso()))
         pipe.expire(key, self.ttl)
         pipe.execute()
-
-    def heartbeat(self) -> None:
-        """Note that a worker is alive (read by /healthz)."""
-        self.redis.set(self.keys.worker_heartbeat(), str(time.time()), ex=self.ttl)
-
-    def last_heartbeat(self) -> float | None:
-        """Unix time of the last worker heartbeat."""
-        value = self.redis.get(self.keys.worker_heartbeat())
-        return float(value) if value else None
 
 
 def _logged(transfer_id: str, event_json: str) -> Callable[[list], TransitionResult]:

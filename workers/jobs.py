@@ -66,8 +66,3 @@ def end_legs(transfer_id: str, keep: str = "") -> None:
 def announce(transfer_id: str, conference_sid: str) -> None:
     """Play the bridge announcement to both sides."""
     runtime().service.run_announce(transfer_id, conference_sid)
-
-
-def heartbeat() -> None:
-    """Mark the worker alive for /healthz."""
-    runtime().store.heartbeat()
