@@ -162,7 +162,10 @@ class TransferService:
         settings = replace(settings, **overrides)
         attempts = expand_plan(plan)
         if not attempts:
-            raise TransferRefused("to", "no destination to try")
+            # Routing found nobody to dial (closed hours, a rule whose fallback is the last resort):
+            # the agent keeps the caller and can say why.
+            why = "; ".join(plan.reasons) or "no recipient matches"
+            raise TransferRefused("to", f"nobody can take this call now ({why})")
         sip_call = call.get("sip") == "1"
         if request.refer:
             if not sip_call:

@@ -75,3 +75,12 @@ def test_healthz_reports_redis_queue_and_workers(client, workers, sim):
     sim.wait_for(lambda: client.get("/healthz").status_code == 200, timeout=10, message="healthy")
     body = client.get("/healthz").get_json()
     assert body["redis"] == "ok" and body["workers"] >= 1 and body["queue_depth"] is not None
+
+
+def test_closed_recipient_is_refused_with_the_reason(sim, phone, api):
+    caller = phone()
+    response = api("post", f"/api/calls/{caller}/transfers", json={"to": "closed_desk"})
+    assert response.status_code == 422
+    message = response.get_json()["error"]["message"]
+    assert message.startswith("nobody can take this call now") and "closed for renovation" in message
+    assert api("get", f"/api/calls/{caller}").get_json()["transfers"] == []
