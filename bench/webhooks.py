@@ -18,8 +18,8 @@ from bench import loadgen
 from bench.common import place_calls, post_transfer, wait_transfers
 from bench.stack import ACCOUNT_SID, AGENT_NUMBER, Interference, Stack
 
-DURATION = 4.0           # seconds per measured run
-ROUNDS = 3               # alternating bare/Handoff runs per webhook
+DURATION = 3.0           # seconds per measured run
+ROUNDS = 5               # alternating bare/Handoff runs per webhook (a shared VM is noisy: medians)
 WARMUP = 2.0             # seconds of load before each measured run (not reported)
 MAX_REQUESTS = 60_000    # count bound per run, and distinct pre-signed requests (a third per Handoff round)
 RINGING_TRANSFERS = 32   # real transfers whose dial-status callback is replayed
@@ -193,10 +193,12 @@ def measure(stack: Stack, work_dir: Path) -> dict:
                   for i in range(ROUNDS)]
         middle = sorted(rounds, key=lambda r: r["throughput_ratio"])[len(rounds) // 2]
         results[f"bare_{name}"], results[f"app_{name}"] = middle["bare"], middle["app"]
+        cpu = lambda side: _median([r[side]["cpu_ms_per_request"]["server"] for r in rounds])
         results[f"{name}_ratio"] = {"throughput": middle["throughput_ratio"], "p50": middle["p50_ratio"],
                                     "p99": _median([r["p99_ratio"] for r in rounds]),
                                     "throughput_all_rounds": [r["throughput_ratio"] for r in rounds],
-                                    "p99_all_rounds": [r["p99_ratio"] for r in rounds]}
+                                    "p99_all_rounds": [r["p99_ratio"] for r in rounds],
+                                    "server_cpu_ms_per_request": {"app": cpu("app"), "bare": cpu("bare")}}
         results[f"{name}_rounds"] = rounds
     results["redis_round_trips"] = round_trips(stack, incoming[-100:], callbacks)
     results["ringing_transfers"] = len(transfers)
