@@ -20,20 +20,24 @@ AGENT_NUMBER = "+15005550006"
 DEMO_CALLER = "+14155550123"
 
 
-def _wait_http(url: str, timeout: float = 15) -> None:
+def _wait_http(url: str, *, timeout: float, watch: list[subprocess.Popen], expect: str | None = None) -> None:
+    """Wait until `url` answers 200 (with `expect` in its body); fail early if a watched process died."""
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        dead = [p for p in watch if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"{' '.join(map(str, dead[0].args[:3]))} exited with status {dead[0].returncode}")
         try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return       # it answered, even if with an error
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if expect is None or expect in response.read().decode(errors="replace"):
+                    return
+        except (urllib.error.HTTPError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
 def main() -> int:
@@ -63,13 +67,14 @@ def main() -> int:
     env.setdefault("TRANSFER_CONFIG", str(ROOT / "examples" / "recipients.yaml"))
     env.setdefault("TRANSFER_ALLOWED_PREFIXES", "+1415555,+1628555")
     env.setdefault("HANDOFF_DEMO", "1")
+    env.setdefault("BIND_HOST", "127.0.0.1")   # local mode: the demo routes stay on this machine
     env["PORT"] = str(port)
     # The Procfile names gunicorn and python: make them this venv's, as on Heroku's slug.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     children.append(subprocess.Popen([str(Path(sys.executable).with_name("honcho")), "start", "-f",
                                       str(ROOT / "Procfile")], cwd=ROOT, env=env))
 
-    def stop(*_):
+    def stop(*_, status: int = 0):
         for child in reversed(children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -80,14 +85,27 @@ def main() -> int:
                 child.kill()
         if redis:
             redis.stop()
-        sys.exit(0)
+        sys.exit(status)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30)
+        # /healthz from *this* service (not whatever else holds the port): it names its Redis state.
+        _wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, watch=children, expect='"redis"')
         if sim_url:
-            _wait_http(f"{sim_url}/sim/calls", timeout=15)
+            auth_header = (env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
+            import requests
+
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    if requests.get(f"{sim_url}/sim/settings", auth=auth_header, timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline or children[0].poll() is not None:
+                    raise RuntimeError(f"the simulator at {sim_url} did not start (is SIM_PORT free?)")
+                time.sleep(0.2)
             import requests
 
             auth = (env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
@@ -95,9 +113,9 @@ def main() -> int:
             requests.post(f"{sim_url}/sim/numbers", auth=auth, timeout=5, json={
                 "number": AGENT_NUMBER, "voice_url": f"{base}/voice/incoming",
                 "voice_fallback_url": f"{base}/voice/fallback", "status_callback": f"{base}/voice/status"})
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:
         print(f"make run: {exc}", file=sys.stderr)
-        stop()
+        stop(status=1)
     token = env["API_TOKEN"]
     base = env["PUBLIC_BASE_URL"]
     print(f"""
@@ -114,13 +132,14 @@ Try it: place a call from a scripted caller to the agent's number, then transfer
       -d '{{"from": "{DEMO_CALLER}", "to": "{AGENT_NUMBER}"}}' {sim_url}/sim/calls | python3 -c 'import json,sys; print(json.load(sys.stdin)["sid"])')
   curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' \\
       -d '{{"to": "browser_console", "mode": "warm", "reason": "refund"}}' {base}/api/calls/$CALL/transfers
+  curl -s -H 'Authorization: Bearer {token}' {base}/api/calls/$CALL   # the transfer: status, outcome, timeline
   curl -s -u {auth} {sim_url}/sim/calls/$CALL/heard     # what the caller heard
 """)
     else:
         print(f"\nAPI token: {token}\n")
-    for child in children:
-        child.wait()
-    stop()
+    # Honcho stops both processes when either dies; then everything else goes too.
+    children[-1].wait()
+    stop(status=children[-1].returncode or 0)
     return 0
 
 

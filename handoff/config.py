@@ -59,7 +59,7 @@ class Config:
     llm_api_key: str | None = None
     llm_model: str | None = None
     llm_timeout: float = 4.0
-    strict_signatures: bool = True            # False only in tests that exercise unsigned paths
+    redis_tls_verify: bool = True             # Heroku Redis (rediss://) uses a self-signed certificate
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Config":
@@ -121,7 +121,24 @@ class Config:
             llm_api_key=llm["LLM_API_KEY"],
             llm_model=llm["LLM_MODEL"],
             llm_timeout=_positive_float(env, "LLM_TIMEOUT_SECONDS", 4.0),
+            redis_tls_verify=_tls_verify(env),
         )
+
+    def redis_connection(self):
+        """A Redis client for REDIS_URL (one per process; the pool is shared by its threads)."""
+        import redis
+
+        options = {"health_check_interval": 30, "socket_connect_timeout": 2, "socket_timeout": 5}
+        if self.redis_url.startswith("rediss://") and not self.redis_tls_verify:
+            options["ssl_cert_reqs"] = "none"
+        return redis.Redis.from_url(self.redis_url, **options)
+
+
+def _tls_verify(env: Mapping[str, str]) -> bool:
+    raw = (env.get("REDIS_TLS_VERIFY") or "true").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"REDIS_TLS_VERIFY must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
 
 
 def _check_http_url(name: str, value: str) -> None:

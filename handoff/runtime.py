@@ -33,8 +33,7 @@ class Runtime:
 
 def build_runtime(config: Config, *, connection: redis.Redis | None = None) -> Runtime:
     """Wire the domain objects; loads routing (a broken recipients file stops start-up)."""
-    connection = connection or redis.Redis.from_url(config.redis_url, health_check_interval=30,
-                                                    socket_connect_timeout=2, socket_timeout=5)
+    connection = connection or config.redis_connection()
     keys = Keys(config.key_prefix)
     store = Store(connection, keys=keys, ttl=config.state_ttl)
     queue = Queue(keys.queue_name(), connection=connection)

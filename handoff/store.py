@@ -238,7 +238,7 @@ class Store:
         flat: list[str] = []
         for k, v in fields.items():
             flat += [k, str(v)]
-        args = [transfer_id, self.ttl, json.dumps(event), "1" if idempotency_key else "0",
+        args = [transfer_id, self.ttl, _event_json(event, utc_now_iso()), "1" if idempotency_key else "0",
                 "1" if require_call else "0", IDEMPOTENCY_TTL, *flat]
         raw = self._run("create", keys, args, lambda r: [_decode(x) for x in r], None)
         return CreateResult(verdict=raw[0], transfer_id=raw[1])

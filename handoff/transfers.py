@@ -108,6 +108,11 @@ class TransferService:
         call = self.store.get_call(call_sid)
         if call is None:
             raise UnknownCall(call_sid)
+        # Answer "one is already in flight" before routing: a routing refusal must not hide the 409.
+        # (The create script checks again, atomically.)
+        active = self.store.active_transfer_id(call_sid)
+        if active:
+            raise TransferConflict(f"transfer {active} is already in flight on this call", transfer_id=active)
         fields, settings, attempts = self._prepare(call_sid, call, request, via=via)
         result = self.store.create_transfer(
             fields, event={"event": "requested", "to": request.to, "mode": fields["mode"], "via": via,
@@ -161,17 +166,17 @@ class TransferService:
             overrides["caller_id"] = request.caller_id
         settings = replace(settings, **overrides)
         attempts = expand_plan(plan)
-        if not attempts:
-            # Routing found nobody to dial (closed hours, a rule whose fallback is the last resort):
-            # the agent keeps the caller and can say why.
-            why = "; ".join(plan.reasons) or "no recipient matches"
-            raise TransferRefused("to", f"nobody can take this call now ({why})")
         sip_call = call.get("sip") == "1"
         if request.refer:
             if not sip_call:
                 raise TransferRefused("refer", "SIP REFER is only possible on a call that arrived over SIP")
             if mode is not TransferMode.COLD:
                 raise TransferRefused("refer", "SIP REFER is a cold transfer; use mode 'cold'")
+        if not attempts:
+            # Routing found nobody to dial (closed hours, a rule whose fallback is the last resort):
+            # the agent keeps the caller and can say why.
+            why = "; ".join(plan.reasons) or "no recipient matches"
+            raise TransferRefused("to", f"nobody can take this call now ({why})")
         if mode is TransferMode.AGENT and any(t["kind"] != "agent" for a in attempts for t in a["targets"]):
             raise TransferRefused("to", "an agent hand-off needs a recipient of type 'agent'")
         if mode is not TransferMode.AGENT and any(t["kind"] == "agent" for a in attempts for t in a["targets"]):
@@ -237,7 +242,7 @@ class TransferService:
             view = self.transfer_view(transfer_id)
             if view:
                 transfers.append(view)
-        return {"sid": call_sid, **{k: v for k, v in call.items() if k != "agent_parameters"},
+        return {"sid": call_sid, **{k: v for k, v in call.items() if k != "sip"}, "sip": call.get("sip") == "1",
                 "variables": self.store.get_call_variables(call_sid), "transfers": transfers}
 
     # ------------------------------------------------------------------ the caller's own call
@@ -795,7 +800,7 @@ class TransferService:
                     log.warning("could not end leg %s", sid)
             self.store.leg_event(transfer_id, attempt=self._leg_attempt(transfer_id, sid), leg_sid=sid, state="ended",
                                  outcome=Outcome.CANCELLED, detail="cancelled by Handoff",
-                                 event={"event": "leg-cancelled", "leg": sid}, event_id=f"cancelled:{sid}")
+                                 event={"event": "leg-ended-by-handoff", "leg": sid}, event_id=f"cancelled:{sid}")
 
     def _leg_attempt(self, transfer_id: str, leg_sid: str) -> int:
         return self.store.legs(transfer_id).get(leg_sid, (0, ""))[0]

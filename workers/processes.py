@@ -11,7 +11,9 @@ from handoff.keys import Keys
 
 
 def _connection(config: Config):
-    return redis.Redis.from_url(config.redis_url)
+    # RQ blocks on BLPOP for up to its dequeue timeout: no socket timeout on the worker's client.
+    options = {"ssl_cert_reqs": "none"} if config.redis_url.startswith("rediss://") and not config.redis_tls_verify else {}
+    return redis.Redis.from_url(config.redis_url, **options)
 
 
 def run_worker(config: Config, *, burst: bool = False) -> None:

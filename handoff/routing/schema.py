@@ -80,7 +80,7 @@ class Text(fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class Secret(Text):
+class EnvText(Text):
     """A string that may reference environment variables as ${NAME} or ${NAME:-default}."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -92,6 +92,10 @@ class Secret(Text):
                 raise ValidationError(f"environment variable {m.group(1)} is not set")
             return env
         return _ENV_RE.sub(repl, value)
+
+
+class Secret(EnvText):
+    """A secret (masked when listed) that may come from the environment."""
 
 
 def _tz(value: str) -> None:
@@ -152,7 +156,7 @@ class DeliverySchema(Strict):
     message = Text()
     whisper = Text()
     summary_prompt = Text()
-    hold_music_url = Text(validate=validate.URL(schemes={"http", "https"}, require_tld=False))
+    hold_music_url = EnvText(validate=validate.URL(schemes={"http", "https"}, require_tld=False))
     hold_message = Text()
     hold_silence = fields.Boolean()
     timeout = fields.Integer(validate=validate.Range(1, 600))
@@ -180,7 +184,7 @@ class DeliverySchema(Strict):
 
 
 class WebhookSchema(Strict):
-    url = Text(required=True, validate=validate.URL(schemes={"http", "https"}, require_tld=False))
+    url = EnvText(required=True, validate=validate.URL(schemes={"http", "https"}, require_tld=False))
     secret = Secret(required=True, validate=validate.Length(min=8, error="must be at least 8 characters"))
     timeout = fields.Float(load_default=3.0, validate=validate.Range(0.1, 30))
     headers = fields.Dict(keys=Text(), values=Secret(), load_default=dict)
@@ -213,7 +217,7 @@ class RecipientSchema(Common):
                                    load_default=list)
     sip = fields.Nested(SipSchema)
     identity = Text()
-    url = Text()
+    url = EnvText()
     webhook = fields.Nested(WebhookSchema)
 
     ADDRESS = {"number": "number", "sip": "sip", "client": "identity", "agent": "url", "dynamic": "webhook"}

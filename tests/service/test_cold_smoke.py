@@ -26,8 +26,13 @@ def test_every_timeline_event_is_logged_as_one_structured_line(sim, phone, api, 
     caller = phone()
     transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing"}).get_json()
     wait_transfer(transfer["id"])
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "handoff.timeline"]
-    mine = [line for line in lines if line["transfer"] == transfer["id"]]
-    # Webhook-driven events are logged by this (web) process; worker events by the workers.
-    assert {"bridged", "dial-ended", "completed"} <= {line["event"] for line in mine}
+
+    def logged():
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "handoff.timeline"]
+        mine = [line for line in lines if line["transfer"] == transfer["id"]]
+        # Webhook-driven events are logged by this (web) process; worker events by the workers.
+        return mine if {"bridged", "dial-ended", "completed"} <= {line["event"] for line in mine} else None
+
+    # The line is written just after the webhook's transition, which the API can show first.
+    mine = sim.wait_for(logged, timeout=5, message="timeline lines logged")
     assert all("at" in line for line in mine)
