@@ -61,7 +61,8 @@ class TransferMode(str, Enum):
     AGENT = "agent"
 
 
-# Allowed moves, in one place. The Lua transition refuses anything not listed here.
+# Allowed moves, in one place: Store.transition refuses (as a programming error) any move not
+# listed here; the Lua scripts then apply a move only from the statuses each call site names.
 TRANSITIONS: dict[TransferStatus, frozenset[TransferStatus]] = {
     TransferStatus.REQUESTED: frozenset({TransferStatus.DIALING, TransferStatus.BRIDGED, TransferStatus.COMPLETED}),
     TransferStatus.DIALING: frozenset({TransferStatus.DIALING, TransferStatus.RINGING, TransferStatus.ANSWERED,

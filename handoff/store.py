@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Mapping
 import redis
 
 from .keys import Keys
-from .state import Outcome, TransferStatus
+from .state import TRANSITIONS, Outcome, TransferStatus
 
 _LUA_DIR = Path(__file__).with_name("lua")
 timeline_log = logging.getLogger("handoff.timeline")
@@ -246,8 +246,11 @@ class Store:
     def transition(self, transfer_id: str, *, allowed_from: Iterable[TransferStatus] | str, to: str = "",
                    outcome: Outcome | None = None, detail: str = "", event: Mapping | None = None,
                    event_id: str = "", attempt: int | None = None, fields: Mapping[str, str] | None = None,
-                   batch: Batch | None = None) -> TransitionResult | None:
+                   require_outcome: bool = False, batch: Batch | None = None) -> TransitionResult | None:
         """Apply one event atomically (see lua/transition.lua); returns None when batched."""
+        if not isinstance(allowed_from, str):
+            allowed_from = list(allowed_from)
+            _check_moves(allowed_from, to)
         allowed = allowed_from if isinstance(allowed_from, str) else " ".join(s.value for s in allowed_from)
         keys = [self.keys.transfer(transfer_id), self.keys.timeline(transfer_id), self.keys.seen(transfer_id)]
         now = utc_now_iso()
@@ -256,7 +259,8 @@ class Store:
             flat += [k, str(v)]
         event_json = _event_json(event, now)
         args = [event_id, "" if attempt is None else str(attempt), allowed, to,
-                outcome.value if outcome else "", detail, event_json, self.ttl, now, *flat]
+                outcome.value if outcome else "", detail, event_json, self.ttl, now,
+                "require-outcome" if require_outcome else "", *flat]
         return self._run("transition", keys, args, _logged(transfer_id, event_json), batch)
 
     def leg_event(self, transfer_id: str, *, attempt: int, leg_sid: str, state: str, outcome: Outcome | None = None,
@@ -320,6 +324,18 @@ class Store:
         pipe.rpush(key, _event_json(event, utc_now_iso()))
         pipe.expire(key, self.ttl)
         pipe.execute()
+
+
+def _check_moves(sources: list[TransferStatus], to: str) -> None:
+    """Refuse, as a programming error, a transition the state machine does not allow."""
+    if to in ("", "fail-attempt"):
+        target = TransferStatus.DIALING if to == "fail-attempt" else None
+    else:
+        target = TransferStatus(to)
+    for source in sources:
+        allowed = TRANSITIONS[source] | ({TransferStatus.COMPLETED} if to == "fail-attempt" else set())
+        if target is not None and target is not source and target not in allowed:
+            raise ValueError(f"transition {source.value} -> {target.value} is not in handoff.state.TRANSITIONS")
 
 
 def _logged(transfer_id: str, event_json: str) -> Callable[[list], TransitionResult]:

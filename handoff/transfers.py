@@ -411,7 +411,14 @@ class TransferService:
                            job_id=_timer_id(transfer_id, attempt, leg_sid, "detect"), batch=batch)
         result = self.store.execute(batch)[0]
         unwanted = _unwanted_leg_twiml(result)
-        return unwanted or twiml.leg_awaiting_detection(seconds=detect_timeout + 30)
+        if unwanted:
+            return unwanted
+        if result.verdict == "refused" and result.next in ("human", "screening"):
+            # AMD already said human (its callback overtook this one): whisper now.
+            return self._start_whisper(transfer_id, attempt, leg_sid, accept_timeout=accept_timeout)
+        if result.verdict == "refused" and result.next == "ended":
+            return twiml.hangup()      # a machine, already rejected
+        return twiml.leg_awaiting_detection(seconds=detect_timeout + 30)
 
     def leg_amd(self, transfer_id: str, attempt: int, *, leg_sid: str, answered_by: str) -> None:
         """Answering-machine detection finished: a human hears the whisper; a machine never does."""
@@ -419,8 +426,9 @@ class TransferService:
         event = {"event": "amd-result", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by}
         batch = self.store.batch()
         if human:
+            # No required state: AMD's verdict can overtake the leg-answer webhook; ranks keep order.
             self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="human",
-                                 require_leg_state="answered", event=event, event_id=f"amd:{leg_sid}", batch=batch)
+                                 event=event, event_id=f"amd:{leg_sid}", batch=batch)
             self.jobs.enqueue("whisper_leg", transfer_id, attempt, leg_sid, batch=batch)
         else:
             self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended", outcome=Outcome.TIMEOUT,
@@ -461,7 +469,8 @@ class TransferService:
         digits = (digits or "").strip()
         if digits == accept_key:
             batch = self.store.batch()
-            self.store.transition(transfer_id, allowed_from=WAITING, to="bridged", outcome=Outcome.SUCCESS,
+            # Bridged, but not yet a success: that is decided when the recipient joins the conference.
+            self.store.transition(transfer_id, allowed_from=WAITING, to="bridged",
                                   detail="accepted", event={"event": "key-pressed", "digits": digits, "leg": leg_sid,
                                                             "attempt": attempt},
                                   event_id=f"accept:{leg_sid}", attempt=attempt,
@@ -504,9 +513,16 @@ class TransferService:
             name = "bridged"
         payload = {"event": name, "participant": label, "call": call_sid, "conference": conference_sid}
         batch = self.store.batch()
-        self.store.transition(transfer_id, allowed_from="*", event=payload,
-                              event_id=f"conf:{event}:{call_sid or ''}:{sequence or ''}",
-                              fields={"conference_sid": conference_sid} if conference_sid else None, batch=batch)
+        fields = {"conference_sid": conference_sid} if conference_sid else None
+        event_id = f"conf:{event}:{call_sid or ''}:{sequence or ''}"
+        if name == "bridged":
+            # The recipient is in the conference with the caller: now the transfer has succeeded.
+            self.store.transition(transfer_id, allowed_from=[TransferStatus.BRIDGED], to="bridged",
+                                  outcome=Outcome.SUCCESS, detail="bridged", event=payload, event_id=event_id,
+                                  fields=fields, batch=batch)
+        else:
+            self.store.transition(transfer_id, allowed_from="*", event=payload, event_id=event_id, fields=fields,
+                                  batch=batch)
         if name == "bridged" and conference_sid:
             # The job plays the announcement only if the transfer has one (and only once).
             self.jobs.enqueue("announce", transfer_id, conference_sid, batch=batch)
@@ -516,7 +532,8 @@ class TransferService:
         """The caller's conference Dial ended without the caller hanging up (the recipient left)."""
         result = self.store.transition(transfer_id, allowed_from=[TransferStatus.BRIDGED], to="completed",
                                        outcome=Outcome.SUCCESS, detail="recipient hung up",
-                                       event={"event": "leg-ended-after-bridge"}, event_id="caller-left-conference")
+                                       event={"event": "leg-ended-after-bridge"}, event_id="caller-left-conference",
+                                       require_outcome=True)
         record = result.transfer
         if record is None:
             return twiml.hangup()

@@ -15,7 +15,8 @@ local timeline = string.gsub(ARGV[5], '{id}', id)
 local status = redis.call('HGET', transfer, 'status')
 if not status or status == 'completed' then return {'no-transfer', ''} end
 append_event(timeline, ARGV[6])
-if status == 'bridged' then
+local outcome = redis.call('HGET', transfer, 'outcome')
+if status == 'bridged' and outcome == 'transfer-success' then
   finish(transfer, 'transfer-success', 'call ended', now)
   append_event(timeline, cjson.encode({at = now, event = 'completed', outcome = 'transfer-success', detail = 'call ended'}))
 else

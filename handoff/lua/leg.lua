@@ -26,7 +26,8 @@ if prev_state ~= '' and (rank[state] or 0) <= (rank[prev_state] or 0) then
     append_event(timeline, ARGV[7])
     redis.call('SADD', seen, ARGV[1])
   end
-  return {'refused', '', unpack(hgetall_flat(transfer))}
+  -- 'next' carries the leg's state, so the caller can answer a late webhook correctly.
+  return {'refused', prev_state, unpack(hgetall_flat(transfer))}
 end
 redis.call('HSET', legs, leg, attempt .. ':' .. state)
 append_event(timeline, ARGV[7])
@@ -39,7 +40,14 @@ end
 local nxt = ''
 if state == 'ended' then
   if status == 'bridged' then
-    return {'applied', 'bridge-leg-ended', unpack(hgetall_flat(transfer))}
+    local outcome = redis.call('HGET', transfer, 'outcome')
+    local joined = outcome and outcome ~= ''
+    if joined or redis.call('HGET', transfer, 'bridged_leg') ~= leg then
+      return {'applied', 'bridge-leg-ended', unpack(hgetall_flat(transfer))}
+    end
+    -- The recipient accepted but hung up before joining the conference: no bridge happened.
+    nxt = fail_attempt(transfer, timeline, 'transfer-screening-rejected', 'hung up before joining', now)
+    return {'applied', nxt, unpack(hgetall_flat(transfer))}
   end
   local expected = tonumber(redis.call('HGET', transfer, 'legs_expected') or '0')
   -- expected == 0: a cold transfer, whose Dial action (not its leg) decides the attempt.

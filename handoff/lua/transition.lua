@@ -2,7 +2,8 @@
 -- KEYS: 1 transfer, 2 timeline, 3 seen
 -- ARGV: 1 event id ('' = no dedupe), 2 attempt ('' = any), 3 allowed from statuses ('*' = any unfinished),
 --       4 new status ('' = keep; 'completed' finishes with ARGV[5]; 'fail-attempt' walks the fallback chain),
---       5 outcome, 6 detail, 7 event json, 8 ttl, 9 now, 10.. field/value pairs
+--       5 outcome, 6 detail, 7 event json, 8 ttl, 9 now,
+--       10 flags ('require-outcome': only if an outcome is already set), 11.. field/value pairs
 -- Returns {verdict, next, hgetall...}; verdict is applied|duplicate|stale|refused|missing.
 local transfer, timeline, seen = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('EXISTS', transfer) == 0 then return {'missing', ''} end
@@ -15,8 +16,12 @@ if ARGV[2] ~= '' and redis.call('HGET', transfer, 'attempt') ~= ARGV[2] then
   return {'stale', '', unpack(hgetall_flat(transfer))}
 end
 if not contains(ARGV[3], status) then return {'refused', '', unpack(hgetall_flat(transfer))} end
+if ARGV[10] == 'require-outcome' then
+  local current = redis.call('HGET', transfer, 'outcome')
+  if not current or current == '' then return {'refused', '', unpack(hgetall_flat(transfer))} end
+end
 local now, ttl = ARGV[9], tonumber(ARGV[8])
-for i = 10, #ARGV, 2 do redis.call('HSET', transfer, ARGV[i], ARGV[i + 1]) end
+for i = 11, #ARGV, 2 do redis.call('HSET', transfer, ARGV[i], ARGV[i + 1]) end
 append_event(timeline, ARGV[7])
 local nxt = ''
 if ARGV[4] == 'completed' then

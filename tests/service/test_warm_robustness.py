@@ -46,7 +46,7 @@ def test_accept_racing_the_accept_timeout_has_exactly_one_winner(app, sim, phone
             thread.start()
         for thread in threads:
             thread.join()
-        final = wait_transfer(transfer["id"], lambda t: t["status"] in ("bridged", "completed"))
+        final = wait_transfer(transfer["id"], lambda t: t["outcome"] is not None)
         accepted = "<Conference" in results["key"]
         timed_out = any(e["event"] == "timeout" and e.get("stage") == "accept" for e in final["timeline"])
         assert accepted != timed_out, (results["key"], events(final))
@@ -126,7 +126,7 @@ def test_whisper_summarises_the_transcript(sim, phone, api, wait_transfer):
                   {"role": "caller", "text": "I already restarted it twice"}]
     transfer = api("post", f"/api/calls/{caller}/transfers", json={
         "to": "warm_desk", "reason": "internet outage", "context": {"transcript": transcript}}).get_json()
-    done = wait_transfer(transfer["id"], lambda t: t["status"] == "bridged")
+    done = wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success")
     heard = " ".join(h.get("text") or "" for h in sim.heard(_legs(done)[0]))
     assert "router keeps dropping the connection" in heard and "restarted it twice" in heard
 
@@ -136,7 +136,7 @@ def test_bridge_announcement_plays_to_both_sides(sim, phone, api, wait_transfer)
                      "press_after": 0.05})
     caller = phone()
     transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "announced_desk"}).get_json()
-    done = wait_transfer(transfer["id"], lambda t: t["status"] == "bridged")
+    done = wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success")
     leg = _legs(done)[0]
     for sid in (caller, leg):
         sim.wait_for(lambda: any("now connected with billing" in (h.get("text") or "") for h in sim.heard(sid)),
@@ -204,3 +204,41 @@ def test_summariser_falls_back_when_the_llm_is_slow_or_failing(llm_server, delay
     assert summary == BuiltinSummariser().summarise(TRANSCRIPT, reason="billing")
     assert "charged twice" in summary
     assert time.monotonic() - started < 0.9
+
+
+def _post_signed(client, service_env, path, params):
+    validator = RequestValidator(service_env["TWILIO_AUTH_TOKEN"])
+    params = {"AccountSid": service_env["TWILIO_ACCOUNT_SID"], **params}
+    signature = validator.compute_signature(service_env["PUBLIC_BASE_URL"] + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def test_recipient_who_accepts_then_hangs_up_before_joining_does_not_strand_the_caller(
+        client, sim, phone, api, wait_transfer, service_env):
+    """Found by the 500-transfer benchmark: press 1, hang up before the conference join."""
+    sim.add_persona({"address": WARM, "kind": "human", "answer_after": 0.05, "press": None})
+    caller = phone()
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "warm_desk"}).get_json()
+    screening = wait_transfer(transfer["id"], lambda t: "whisper-played" in events(t))
+    leg = _legs(screening)[0]
+    base = f"/voice/transfers/{transfer['id']}"
+    key = _post_signed(client, service_env, f"{base}/key?a=0&leg={leg}", {"CallSid": leg, "Digits": "1"})
+    assert b"<Conference" in key.data
+    _post_signed(client, service_env, f"{base}/leg-status?a=0", {"CallSid": leg, "CallStatus": "completed"})
+    done = wait_transfer(transfer["id"])
+    assert (done["outcome"], done["outcome_detail"]) == ("transfer-screening-rejected", "hung up before joining")
+    back_with_agent(sim, caller, "transfer-screening-rejected")
+
+
+def test_amd_result_overtaking_the_answer_webhook_is_kept(client, sim, phone, api, wait_transfer, service_env):
+    """Found by the benchmark: AnsweredBy=human arrived before leg-answer and was dropped."""
+    sim.add_persona({"address": WARM, "kind": "no-answer"})
+    caller = phone()
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "warm_desk", "timeout": 20}).get_json()
+    ringing = wait_transfer(transfer["id"], lambda t: _legs(t))
+    leg = _legs(ringing)[0]
+    base = f"/voice/transfers/{transfer['id']}"
+    _post_signed(client, service_env, f"{base}/leg-amd?a=0", {"CallSid": leg, "AnsweredBy": "human"})
+    answer = _post_signed(client, service_env, f"{base}/leg-answer?a=0&hd=1&dt=3&at=1&k=1&d=2", {"CallSid": leg})
+    assert b"<Gather" in answer.data and b"<Pause" not in answer.data
+    api("post", f"/api/transfers/{transfer['id']}/cancel")

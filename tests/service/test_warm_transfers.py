@@ -25,7 +25,7 @@ def test_accepted_warm_transfer_bridges_after_whisper(sim, phone, api, wait_tran
     transfer = api("post", f"/api/calls/{caller}/transfers", json={
         "to": "warm_desk", "reason": "a disputed invoice", "summary": "Caller was charged twice in October."}).get_json()
     assert transfer["mode"] == "warm"
-    done = wait_transfer(transfer["id"], lambda t: t["status"] == "bridged")
+    done = wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success")
     assert done["outcome"] == "transfer-success"
     sim.wait_for(lambda: sim.call(caller)["activity"] == "in-conference", timeout=5, message="caller bridged")
     leg = _legs_to(sim, WARM, done)[-1]
@@ -93,7 +93,7 @@ def test_retry_then_fallback_recipient(sim, phone, api, wait_transfer):
                      "press_after": 0.05})
     caller = phone()
     transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "warm_first"}).get_json()
-    done = wait_transfer(transfer["id"], lambda t: t["status"] == "bridged")
+    done = wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success")
     assert done["outcome"] == "transfer-success"
     assert len(_legs_to(sim, "+14155550151", done)) == 2    # tried, then retried
     assert len(_legs_to(sim, "+14155550152", done)) == 1    # then the fallback accepted
@@ -108,7 +108,7 @@ def test_parallel_group_second_accepts_others_cancelled(sim, phone, api, wait_tr
     sim.add_persona({"address": "+14155550163", "kind": "human", "answer_after": 5})
     caller = phone()
     transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "trio"}).get_json()
-    done = wait_transfer(transfer["id"], lambda t: t["status"] == "bridged")
+    done = wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success")
     assert done["outcome"] == "transfer-success"
     winner = _legs_to(sim, "+14155550162", done)[-1]
     sim.wait_for(lambda: sim.call(caller)["activity"] == "in-conference", timeout=5, message="caller bridged")
