@@ -342,11 +342,9 @@ class TransferService:
     def dial_status(self, transfer_id: str, attempt: int, *, leg_sid: str, call_status: str,
                     sequence: str | None) -> None:
         """A cold transfer's leg progressed (Number/Sip/Client statusCallback)."""
-        event_id = f"dial-status:{leg_sid}:{call_status}"
-        event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid}
+        event_id, event = _leg_status_event("dial-status", attempt, leg_sid, call_status)
         if call_status == "ringing":
-            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ringing", status="ringing",
-                                 event=event, event_id=event_id)
+            self._leg_ringing(transfer_id, attempt, leg_sid, event, event_id)
         elif call_status in ("in-progress", "answered"):
             self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING],
                                   to="bridged", outcome=Outcome.SUCCESS, detail="answered",
@@ -359,6 +357,10 @@ class TransferService:
             self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="dialed", event=event,
                                  event_id=event_id)
 
+    def _leg_ringing(self, transfer_id: str, attempt: int, leg_sid: str, event: dict, event_id: str) -> None:
+        self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ringing", status="ringing",
+                             event=event, event_id=event_id)
+
     def refer_action(self, transfer_id: str, attempt: int, *, refer_status: str | None,
                      sip_code: str | None) -> str:
         """Refer's action: 2xx means the caller's SIP side took the call; anything else fails."""
@@ -366,10 +368,10 @@ class TransferService:
             (sip_code or "").startswith("2")
         event = {"event": "refer-result", "refer_status": refer_status, "sip_code": sip_code}
         if ok:
-            result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING], to="completed",
-                                           outcome=Outcome.SUCCESS, detail=f"REFER accepted ({sip_code})",
-                                           event=event, event_id=f"refer:{attempt}", attempt=attempt)
-            return twiml.hangup() if result.transfer else twiml.hangup()
+            self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING], to="completed",
+                                  outcome=Outcome.SUCCESS, detail=f"REFER accepted ({sip_code})",
+                                  event=event, event_id=f"refer:{attempt}", attempt=attempt)
+            return twiml.hangup()   # the caller's SIP side has taken the call: our leg is done
         outcome = Outcome.TIMEOUT if sip_code in ("408", "480") else Outcome.CONNECTION_ERROR
         result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING], to="fail-attempt",
                                        outcome=outcome, detail=f"REFER failed ({sip_code or refer_status})",
@@ -380,11 +382,9 @@ class TransferService:
     def leg_status(self, transfer_id: str, attempt: int, *, leg_sid: str, call_status: str,
                    sequence: str | None) -> None:
         """A warm recipient leg progressed; the last leg of an attempt ending fails it."""
-        event_id = f"leg-status:{leg_sid}:{call_status}"
-        event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid}
+        event_id, event = _leg_status_event("leg-status", attempt, leg_sid, call_status)
         if call_status == "ringing":
-            self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ringing", status="ringing",
-                                 event=event, event_id=event_id)
+            self._leg_ringing(transfer_id, attempt, leg_sid, event, event_id)
             return
         if call_status not in CALL_ENDED:
             return
@@ -931,6 +931,12 @@ class TransferService:
         self.store.append_event(record.id, {"event": "returned-to-agent", "outcome": outcome})
         return self._agent_twiml(record.call_sid, outcome=outcome, detail=detail, transfer_id=record.id,
                                  reason=record.fields.get("reason") or None)
+
+
+def _leg_status_event(route: str, attempt: int, leg_sid: str, call_status: str) -> tuple[str, dict]:
+    """The dedupe id and timeline event of a leg's status callback."""
+    return (f"{route}:{leg_sid}:{call_status}",
+            {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid})
 
 
 def _unwanted_leg_twiml(result: TransitionResult) -> str | None:
