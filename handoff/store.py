@@ -79,6 +79,16 @@ class TransferRecord:
 
 
 @dataclass(frozen=True)
+class CallContext:
+    """What a transfer request needs to know about its call, read in one round trip."""
+
+    call: dict[str, str] | None
+    active_transfer_id: str | None
+    variables: dict[str, str]
+    idempotent_transfer_id: str | None
+
+
+@dataclass(frozen=True)
 class TransitionResult:
     """What a transition script answered: whether it applied, and the transfer after it."""
 
@@ -204,13 +214,22 @@ class Store:
         data = self.redis.hgetall(self.keys.call(call_sid))
         return {_decode(k): _decode(v) for k, v in data.items()} or None
 
+    def call_context(self, call_sid: str, *, idempotency_key: str | None = None) -> CallContext:
+        """The call, its transfer in flight, its variables and an earlier Idempotency-Key's transfer."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.keys.call(call_sid))
+        pipe.get(self.keys.call_active(call_sid))
+        pipe.hgetall(self.keys.call_variables(call_sid))
+        pipe.get(self.keys.idempotency(idempotency_key or "-"))
+        call, active, variables, idempotent = pipe.execute()
+        return CallContext(call={_decode(k): _decode(v) for k, v in call.items()} or None,
+                           active_transfer_id=_decode(active),
+                           variables={_decode(k): _decode(v) for k, v in variables.items()},
+                           idempotent_transfer_id=_decode(idempotent) if idempotency_key else None)
+
     def call_transfer_ids(self, call_sid: str) -> list[str]:
         """Ids of the call's transfers, oldest first."""
         return [_decode(v) for v in self.redis.lrange(self.keys.call_transfers(call_sid), 0, -1)]
-
-    def active_transfer_id(self, call_sid: str) -> str | None:
-        """The transfer in flight on the call, if any."""
-        return _decode(self.redis.get(self.keys.call_active(call_sid)))
 
     def set_call_variables(self, call_sid: str, variables: Mapping[str, str]) -> dict[str, str]:
         """Replace the call's variables; returns them."""
@@ -284,10 +303,6 @@ class Store:
         args = [call_status, now, self.ttl, self.keys.transfer("{id}"), self.keys.timeline("{id}"),
                 _event_json({"event": "caller-hung-up", "call_status": call_status}, now)]
         return self._run("call_ended", keys, args, TransitionResult.parse, None)
-
-    def idempotent_transfer_id(self, key: str) -> str | None:
-        """The transfer created earlier under this Idempotency-Key, if any."""
-        return _decode(self.redis.get(self.keys.idempotency(key)))
 
     def claim(self, transfer_id: str, what: str) -> bool:
         """Atomically claim a one-off action on a transfer (e.g. its last resort); True only once."""

@@ -100,24 +100,24 @@ class TransferService:
     def request_transfer(self, call_sid: str, request: TransferRequest, *, idempotency_key: str | None = None,
                          via: str = "api") -> tuple[TransferRecord, bool]:
         """Validate and store a transfer, then queue its start; returns (transfer, created)."""
-        if idempotency_key:
+        idem = f"{call_sid}:{idempotency_key}" if idempotency_key else None
+        context = self.store.call_context(call_sid, idempotency_key=idem)   # one round trip
+        if context.idempotent_transfer_id:
             # A retry must not be refused by validation that has since changed: answer it first.
-            existing = self.store.idempotent_transfer_id(f"{call_sid}:{idempotency_key}")
-            if existing:
-                return self.store.get_transfer(existing), False
-        call = self.store.get_call(call_sid)
-        if call is None:
+            return self.store.get_transfer(context.idempotent_transfer_id), False
+        if context.call is None:
             raise UnknownCall(call_sid)
         # Answer "one is already in flight" before routing: a routing refusal must not hide the 409.
         # (The create script checks again, atomically.)
-        active = self.store.active_transfer_id(call_sid)
-        if active:
-            raise TransferConflict(f"transfer {active} is already in flight on this call", transfer_id=active)
-        fields, settings, attempts = self._prepare(call_sid, call, request, via=via)
+        if context.active_transfer_id:
+            raise TransferConflict(f"transfer {context.active_transfer_id} is already in flight on this call",
+                                   transfer_id=context.active_transfer_id)
+        fields, settings, attempts = self._prepare(call_sid, context.call, request, via=via,
+                                                   call_variables=context.variables)
         result = self.store.create_transfer(
             fields, event={"event": "requested", "to": request.to, "mode": fields["mode"], "via": via,
                            "reason": request.reason},
-            idempotency_key=f"{call_sid}:{idempotency_key}" if idempotency_key else None)
+            idempotency_key=idem)
         if result.verdict == "idempotent":
             return self.store.get_transfer(result.transfer_id), False
         if result.verdict == "conflict":
@@ -127,12 +127,13 @@ class TransferService:
             raise UnknownCall(call_sid)
         if via != "handoff":
             self.jobs.enqueue("start_transfer", result.transfer_id)
-        record = self.store.get_transfer(result.transfer_id)
+        # The script stored exactly these fields: no need to read them back.
+        record = TransferRecord({name: str(value) for name, value in fields.items()})
         log.info(json.dumps({"event": "transfer-requested", "transfer": record.id, "call": call_sid,
                              "mode": record.mode, "to": request.to, "via": via}))
         return record, True
 
-    def _plan(self, call_sid: str, call: Mapping[str, str], request: TransferRequest) -> Plan:
+    def _plan(self, call: Mapping[str, str], request: TransferRequest, call_variables: Mapping[str, str]) -> Plan:
         router = self._router()
         variables = {str(k): str(v) for k, v in (request.variables or {}).items()}
         if router is not None:
@@ -141,7 +142,7 @@ class TransferService:
             )
 
             call_variables = {"caller": call.get("from", ""), "from": call.get("from", ""),
-                              "to": call.get("to", ""), **self.store.get_call_variables(call_sid)}
+                              "to": call.get("to", ""), **call_variables}
             try:
                 return router.plan(request.to, variables=variables, call_variables=call_variables,
                                    now=datetime.now(timezone.utc), mode=request.mode)
@@ -153,8 +154,9 @@ class TransferService:
             raise TransferRefused("to", exc.reason) from None
         return Plan(steps=(Step(targets=(target,)),), reasons=("raw number on the allow-list",))
 
-    def _prepare(self, call_sid: str, call: Mapping[str, str], request: TransferRequest, *, via: str):
-        plan = self._plan(call_sid, call, request)
+    def _prepare(self, call_sid: str, call: Mapping[str, str], request: TransferRequest, *, via: str,
+                 call_variables: Mapping[str, str]):
+        plan = self._plan(call, request, call_variables)
         settings = plan.settings
         mode = TransferMode(request.mode or settings.mode or "cold")
         overrides: dict[str, Any] = {"mode": mode.value}
@@ -329,14 +331,8 @@ class TransferService:
             # The fallback chain moved on: dial the next attempt in the same document.
             self._schedule_ring_timeout(record, record.attempt)
             return self._cold_twiml(record, record.attempt)
-        if status is TransferStatus.COMPLETED and record.outcome is Outcome.SUCCESS:
-            if record.final:
-                return twiml.hangup()
-            self.store.append_event(record.id, {"event": "returned-to-agent", "after": "recipient hung up"})
-            return self._agent_twiml(record.call_sid, outcome=Outcome.SUCCESS.value, detail="recipient hung up",
-                                     transfer_id=record.id)
         if status is TransferStatus.COMPLETED:
-            return self._last_resort_twiml(record)
+            return self._ended_twiml(record)
         return twiml.hangup()
 
     def dial_status(self, transfer_id: str, attempt: int, *, leg_sid: str, call_status: str,
@@ -537,14 +533,8 @@ class TransferService:
         record = result.transfer
         if record is None:
             return twiml.hangup()
-        if record.outcome is Outcome.SUCCESS:
-            if record.final:
-                return twiml.hangup()
-            self.store.append_event(transfer_id, {"event": "returned-to-agent", "after": "recipient hung up"})
-            return self._agent_twiml(record.call_sid, outcome=Outcome.SUCCESS.value, detail="recipient hung up",
-                                     transfer_id=record.id)
-        if record.status is TransferStatus.COMPLETED:
-            return self._last_resort_twiml(record)
+        if record.outcome is Outcome.SUCCESS or record.status is TransferStatus.COMPLETED:
+            return self._ended_twiml(record)
         # Still waiting (the conference ended under us): keep the caller on hold audio.
         return self._caller_conference_twiml(record)
 
@@ -915,6 +905,19 @@ class TransferService:
                                    parameters={"call_sid": call_sid, "transfer_outcome": outcome,
                                                "transfer_detail": detail, "transfer_id": transfer_id,
                                                "transfer_reason": reason})
+
+    def _ended_twiml(self, record: TransferRecord) -> str:
+        """The caller's next document once a transfer is over (cold Dial or warm conference ended).
+
+        After a bridge: nothing more for a final transfer, the agent again for a temporary one.
+        After a failure: the last resort."""
+        if record.outcome is not Outcome.SUCCESS:
+            return self._last_resort_twiml(record)
+        if record.final:
+            return twiml.hangup()
+        self.store.append_event(record.id, {"event": "returned-to-agent", "after": "recipient hung up"})
+        return self._agent_twiml(record.call_sid, outcome=Outcome.SUCCESS.value, detail="recipient hung up",
+                                 transfer_id=record.id)
 
     def _last_resort_twiml(self, record: TransferRecord) -> str:
         settings = settings_from_json(record.json_field("settings", {}))
