@@ -311,16 +311,23 @@ class TransferService:
         event = {"event": "dial-ended", "attempt": attempt, "dial_status": dial_status, "leg": dial_call_sid,
                  "duration": duration}
         if outcome.is_success:
-            result = self.store.transition(
-                transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING, TransferStatus.BRIDGED],
+            result = self._cold_attempt_moved_on(
+                transfer_id, attempt, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING,
+                                                    TransferStatus.BRIDGED],
                 to="completed", outcome=Outcome.SUCCESS, detail="bridge ended", event=event,
-                event_id=f"dial-action:{attempt}", attempt=attempt)
+                event_id=f"dial-action:{attempt}")
         else:
-            detail = f"dial {dial_status}"
-            result = self.store.transition(
-                transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING], to="fail-attempt",
-                outcome=outcome, detail=detail, event=event, event_id=f"dial-action:{attempt}", attempt=attempt)
+            result = self._cold_attempt_moved_on(
+                transfer_id, attempt, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING], to="fail-attempt",
+                outcome=outcome, detail=f"dial {dial_status}", event=event, event_id=f"dial-action:{attempt}")
         return self._cold_followup_twiml(result)
+
+    def _cold_attempt_moved_on(self, transfer_id: str, attempt: int, **transition) -> TransitionResult:
+        """A cold attempt left its waiting state: apply that, and cancel its ring timer, in one round trip."""
+        batch = self.store.batch()
+        self.store.transition(transfer_id, attempt=attempt, batch=batch, **transition)
+        self.jobs.unschedule(_timer_id(transfer_id, attempt, "", "ring"), batch=batch)
+        return self.store.execute(batch)[0]
 
     def _cold_followup_twiml(self, result: TransitionResult) -> str:
         record = result.transfer
@@ -342,10 +349,11 @@ class TransferService:
         if call_status == "ringing":
             self._leg_ringing(transfer_id, attempt, leg_sid, event, event_id)
         elif call_status in ("in-progress", "answered"):
-            self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING],
-                                  to="bridged", outcome=Outcome.SUCCESS, detail="answered",
-                                  event={"event": "bridged", "attempt": attempt, "leg": leg_sid},
-                                  event_id=event_id, attempt=attempt, fields={"bridged_leg": leg_sid})
+            self._cold_attempt_moved_on(transfer_id, attempt,
+                                        allowed_from=[TransferStatus.DIALING, TransferStatus.RINGING],
+                                        to="bridged", outcome=Outcome.SUCCESS, detail="answered",
+                                        event={"event": "bridged", "attempt": attempt, "leg": leg_sid},
+                                        event_id=event_id, fields={"bridged_leg": leg_sid})
         elif call_status in CALL_ENDED:
             self.store.leg_event(transfer_id, attempt=attempt, leg_sid=leg_sid, state="ended", event=event,
                                  event_id=event_id)
@@ -364,14 +372,15 @@ class TransferService:
             (sip_code or "").startswith("2")
         event = {"event": "refer-result", "refer_status": refer_status, "sip_code": sip_code}
         if ok:
-            self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING], to="completed",
-                                  outcome=Outcome.SUCCESS, detail=f"REFER accepted ({sip_code})",
-                                  event=event, event_id=f"refer:{attempt}", attempt=attempt)
+            self._cold_attempt_moved_on(transfer_id, attempt, allowed_from=[TransferStatus.DIALING], to="completed",
+                                        outcome=Outcome.SUCCESS, detail=f"REFER accepted ({sip_code})",
+                                        event=event, event_id=f"refer:{attempt}")
             return twiml.hangup()   # the caller's SIP side has taken the call: our leg is done
         outcome = Outcome.TIMEOUT if sip_code in ("408", "480") else Outcome.CONNECTION_ERROR
-        result = self.store.transition(transfer_id, allowed_from=[TransferStatus.DIALING], to="fail-attempt",
-                                       outcome=outcome, detail=f"REFER failed ({sip_code or refer_status})",
-                                       event=event, event_id=f"refer:{attempt}", attempt=attempt)
+        result = self._cold_attempt_moved_on(transfer_id, attempt, allowed_from=[TransferStatus.DIALING],
+                                             to="fail-attempt", outcome=outcome,
+                                             detail=f"REFER failed ({sip_code or refer_status})",
+                                             event=event, event_id=f"refer:{attempt}")
         return self._cold_followup_twiml(result)
 
     # ------------------------------------------------------------------ warm transfer callbacks
@@ -586,12 +595,12 @@ class TransferService:
                                               "refer": record.fields.get("refer") == "1"})
         if not result.applied:
             return
+        # Armed before the dial, so the Dial action (which cancels it) can never come first.
+        self._schedule_ring_timeout(record, 0)
         try:
             self.gateway.redirect_call(record.call_sid, twiml=self._cold_twiml(record, 0))
         except GatewayError as exc:
             self._fail_start(record, exc)
-            return
-        self._schedule_ring_timeout(record, 0)
 
     def _fail_start(self, record: TransferRecord, exc: GatewayError) -> None:
         detail = f"Twilio error {exc.code}: {exc}" if exc.code else str(exc)

@@ -21,3 +21,17 @@ def test_scheduled_job_runs_on_time_never_early(app, workers, sim):
     started = job.started_at.timestamp()
     assert started >= deadline - 0.01, f"fired {deadline - started:.3f}s early"
     assert started - deadline < 0.5, f"fired {started - deadline:.3f}s late"
+
+
+def test_a_cold_attempt_that_ends_cancels_its_ring_timer(app, sim, phone, api, wait_transfer):
+    """The ring timer is a waiting state's deadline: once the Dial reports, it is taken off the schedule."""
+    from rq.registry import ScheduledJobRegistry
+
+    sim.add_persona({"address": "+14155550101", "kind": "no-answer"})
+    caller = phone()
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing", "timeout": 2}).get_json()
+    timer = f"handoff-timer-{transfer['id']}-0-all-ring"
+    registry = ScheduledJobRegistry(queue=app.extensions["handoff"].jobs.queue)
+    sim.wait_for(lambda: timer in registry.get_job_ids(), timeout=5, message="ring timer armed")
+    assert wait_transfer(transfer["id"])["outcome"] == "transfer-failed-timeout"   # Twilio's Dial timeout
+    assert timer not in registry.get_job_ids()
