@@ -8,14 +8,16 @@ import threading
 from typing import Mapping
 
 from dotenv import load_dotenv
-from flask import Flask
+from flask import Flask, current_app, request
 from twilio.request_validator import RequestValidator
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import api, cli, health, transfer_callbacks, voice
 from blueprints.errors import register_error_handlers
 from handoff.config import Config, ConfigError
 from handoff.runtime import build_runtime
+import twiml
 
 
 def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
@@ -24,12 +26,15 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     env = {**os.environ, **(overrides or {})}
     try:
         config = Config.from_env(env)
-        runtime = build_runtime(config)
+        runtime = build_runtime(config, render=twiml.render)
     except ConfigError as exc:
         # One line naming the variable, not a traceback: gunicorn prints it and stops booting.
         raise SystemExit(f"handoff: {exc}") from None
     app = Flask(__name__)
-    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False   # Flask 2.3+ reads this, not the JSON_SORT_KEYS setting
+    # Werkzeug answers 413 (our error shape, blueprints/errors.py) before a view reads a larger body.
+    app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
+    app.before_request(_refuse_large_bodies)
     # Heroku's router is one proxy hop: trust its X-Forwarded-* headers, nothing more.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["handoff"] = runtime
@@ -45,6 +50,13 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     _watch_routing(app, runtime)
     logging.getLogger("handoff").setLevel(logging.INFO)
     return app
+
+
+def _refuse_large_bodies() -> None:
+    """413 as soon as the declared length is over the limit, also for views that never read the body."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
 
 
 def _watch_routing(app: Flask, runtime) -> None:

@@ -1,15 +1,17 @@
 """The REST API for curl and agents' tool calls (bearer token, JSON, one error shape)."""
 from __future__ import annotations
 
-import json
+import re
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 from marshmallow import ValidationError
 
-from handoff.transfers import TransferConflict, TransferRefused, TransferRequest, UnknownCall
+from handoff.transfer.requests import IdempotencyMismatch, TransferConflict, TransferRefused, UnknownCall
+from handoff.transfer_request import TransferRequest
 
-from .errors import ApiError
-from .schemas import CALL_SID, ExplainSchema, ToolCallSchema, TransferRequestSchema, VariablesSchema
+from .body import idempotency_key, json_body, json_value, parse_json
+from .errors import ApiError, flatten
+from .schemas import CALL_SID, ExplainSchema, ToolCallSchema, TransferRequestSchema, VariablesSchema, stringify
 from .security import bearer_token
 from .twiml_response import service
 
@@ -21,19 +23,20 @@ _explain = ExplainSchema()
 _tool_call = ToolCallSchema()
 
 
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(422, "invalid_request", "The body must be a JSON object",
-                       fields={"_body": ["expected a JSON object"]})
-    return body
+_TRANSFER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 
 def _check_call_sid(call_sid: str) -> None:
     try:
         CALL_SID(call_sid)
-    except Exception:
-        raise ApiError(404, "not_found", f"No call {call_sid}") from None
+    except ValidationError:
+        raise ApiError(404, "not_found", "No such call: a call SID is CA + 32 hex digits") from None
+
+
+def _check_transfer_id(transfer_id: str) -> None:
+    # Ours are "tr_" + hex: anything else cannot exist, and need not reach Redis.
+    if not _TRANSFER_ID.match(transfer_id):
+        raise ApiError(404, "not_found", "No such transfer")
 
 
 def _holder():
@@ -45,12 +48,6 @@ def _holder():
 
 def _routing():
     return _holder().current
-
-
-def _stringify(variables) -> dict[str, str]:
-    """Variable values as strings; JSON booleans become "true"/"false" (as written in YAML rules)."""
-    return {str(k): ("true" if v is True else "false" if v is False else str(v))
-            for k, v in (variables or {}).items()}
 
 
 def _call_variables(call_sid: str) -> dict[str, str]:
@@ -66,7 +63,7 @@ def _call_variables(call_sid: str) -> dict[str, str]:
 def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str = "api"):
     request_ = TransferRequest(to=data["to"], mode=data.get("mode"), message=data.get("message"),
                                reason=data.get("reason"), summary=data.get("summary"),
-                               variables=_stringify(data.get("variables")),
+                               variables=stringify(data.get("variables")),
                                final=data.get("final", True), caller_id=data.get("caller_id"),
                                timeout=data.get("timeout"), refer=data.get("refer", False),
                                context=data.get("context") or {})
@@ -75,8 +72,12 @@ def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str =
     except UnknownCall:
         raise ApiError(404, "not_found", f"No call {call_sid} is known to Handoff") from None
     except TransferRefused as exc:
-        raise ApiError(422, "transfer_refused", exc.message, fields={exc.field: [exc.message]}) from None
+        raise ApiError(422, "transfer_refused", exc.message, fields={exc.field or "to": [exc.message]}) from None
+    except IdempotencyMismatch as exc:
+        raise ApiError(422, "idempotency_key_reused", str(exc), fields={"Idempotency-Key": [str(exc)]}) from None
     except TransferConflict as exc:
+        if exc.call_status:
+            raise ApiError(409, "call_ended", str(exc), fields={"call_status": [exc.call_status]}) from None
         raise ApiError(409, "transfer_in_progress", str(exc), fields={"transfer_id": [exc.transfer_id]}) from None
 
 
@@ -85,11 +86,8 @@ def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str =
 def create_transfer(call_sid: str):
     """Start a transfer of a live call; 202 with the transfer and its Location."""
     _check_call_sid(call_sid)
-    data = _transfer_request.load(_json_body())
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 255):
-        raise ApiError(422, "invalid_request", "Idempotency-Key must be 1 to 255 characters",
-                       fields={"Idempotency-Key": ["must be 1 to 255 characters"]})
+    data = _transfer_request.load(json_body())
+    key = idempotency_key()
     record, created = _start(call_sid, data, idempotency_key=key)
     view = service().transfer_view(record.id)
     response = jsonify(view)
@@ -104,6 +102,7 @@ def create_transfer(call_sid: str):
 @bearer_token
 def get_transfer(transfer_id: str):
     """The transfer with its status, outcome and timeline."""
+    _check_transfer_id(transfer_id)
     view = service().transfer_view(transfer_id)
     if view is None:
         raise ApiError(404, "not_found", f"No transfer {transfer_id}")
@@ -114,18 +113,18 @@ def get_transfer(transfer_id: str):
 @bearer_token
 def get_transfer_context(transfer_id: str):
     """The conversation context handed to the receiving agent (agent-to-agent hand-off)."""
-    record = service().store.get_transfer(transfer_id)
-    if record is None:
+    _check_transfer_id(transfer_id)
+    view = service().context_view(transfer_id)
+    if view is None:
         raise ApiError(404, "not_found", f"No transfer {transfer_id}")
-    return jsonify({"transfer_id": transfer_id, "call_sid": record.call_sid, "reason": record.fields.get("reason"),
-                    "summary": record.fields.get("summary"), "variables": record.json_field("variables", {}),
-                    **record.json_field("context", {})})
+    return jsonify(view)
 
 
 @bp.post("/transfers/<transfer_id>/cancel")
 @bearer_token
 def cancel_transfer(transfer_id: str):
     """Cancel a transfer that has not connected yet; the caller returns to the agent."""
+    _check_transfer_id(transfer_id)
     try:
         service().cancel(transfer_id)
     except KeyError:
@@ -151,10 +150,10 @@ def get_call(call_sid: str):
 def put_call_variables(call_sid: str):
     """Set the call's variables (used to fill <placeholders> and match routing rules)."""
     _check_call_sid(call_sid)
-    data = _variables.load(_json_body())
+    data = _variables.load(json_body())
     if service().store.get_call(call_sid) is None:
         raise ApiError(404, "not_found", f"No call {call_sid} is known to Handoff")
-    variables = service().store.set_call_variables(call_sid, _stringify(data["variables"]))
+    variables = service().store.set_call_variables(call_sid, stringify(data["variables"]))
     return jsonify({"call_sid": call_sid, "variables": variables})
 
 
@@ -173,10 +172,10 @@ def recipients():
 @bearer_token
 def explain():
     """Which recipients a transfer would reach, in order, and why; dials nothing."""
-    data = _explain.load(_json_body())
+    data = _explain.load(json_body())
     router = _routing()
     call_variables = _call_variables(data["call_sid"]) if data.get("call_sid") else {}
-    result = router.explain(variables=_stringify(data["variables"]), call_variables=call_variables,
+    result = router.explain(variables=stringify(data["variables"]), call_variables=call_variables,
                             now=data.get("at"), to=data["to"])
     return jsonify(result)
 
@@ -187,6 +186,8 @@ def tools():
     """Transfer-tool definitions for an LLM platform (?format=openai|anthropic|ultravox|json-schema).
 
     `?call_sid=CA...` adds it as a static parameter (Ultravox sends it back on every tool call).
+    `?auth=placeholder|token|none` (ultravox): the tool requires `Authorization: Bearer`; its
+    authTokens hold "<API_TOKEN>" to replace (default), the token this request used, or nothing.
     """
     from handoff.routing import RoutingError
 
@@ -198,12 +199,18 @@ def tools():
         except ValidationError as exc:
             raise ApiError(422, "invalid_request", f"call_sid {exc.messages[0]}",
                            fields={"call_sid": list(exc.messages)}) from None
+    auth = request.args.get("auth", "placeholder")
+    # Only the token this request was authenticated with, never another configured one.
+    token = request.headers.get("Authorization", "").partition(" ")[2].strip() if auth == "token" else None
     base = current_app.extensions["handoff"].config.public_base_url
     try:
-        return jsonify(_routing().tools(format=fmt, base_url=base,
-                                        static_parameters={"call_sid": call_sid} if call_sid else None))
+        body = _routing().tools(format=fmt, base_url=base, auth=auth, token=token,
+                                static_parameters={"call_sid": call_sid} if call_sid else None)
     except RoutingError as exc:
-        raise ApiError(422, "invalid_request", exc.message, fields={"format": [exc.message]}) from None
+        raise ApiError(422, "invalid_request", exc.message, fields={exc.field or "format": [exc.message]}) from None
+    response = jsonify(body)
+    response.headers["X-Handoff-Tool-Auth"] = f"POST {base}/api/tools/transfer_call with Authorization: Bearer <API_TOKEN>"
+    return response
 
 
 def _tool_arguments(body) -> dict:
@@ -219,7 +226,7 @@ def _tool_arguments(body) -> dict:
         wrapped = body.get(key)
         if isinstance(wrapped, str):
             try:
-                wrapped = json.loads(wrapped)
+                wrapped = parse_json(wrapped)    # the same limits as a body (depth, NaN, size)
             except ValueError:
                 wrapped = None
         if isinstance(wrapped, dict):
@@ -231,8 +238,12 @@ def _tool_arguments(body) -> dict:
     return merged
 
 
-def _tool_answer(status: int, sentence: str, code: str, *, field: str | None = None, **extra):
-    body = {"ok": False, "result": sentence, "error": code, **extra}
+def _tool_answer(status: int, sentence: str, code: str, *, field: str | None = None, message: str | None = None,
+                 **extra):
+    """{"ok": false, "result": <sentence for the LLM>, "error": <the one error shape>, "field"?}."""
+    detail = message or sentence
+    body = {"ok": False, "result": sentence,
+            "error": {"code": code, "message": detail, "fields": {field: [detail]} if field else {}}, **extra}
     if field:
         body["field"] = field
     return jsonify(body), status
@@ -248,23 +259,30 @@ def _sentence(text: str) -> str:
 def transfer_call_tool():
     """Tool endpoint: start a transfer and answer a short sentence the LLM can speak from.
 
-    Every answer is {"ok", "result": <sentence for the LLM>, ...}: 202 started; 422 refused (an
-    unknown or hidden destination, an unbound placeholder, bad arguments: "field" names it);
-    404 unknown call; 409 a transfer is already in flight on the call.
+    Every answer has "ok" and "result" (a sentence for the LLM); a refusal also has "error" in the
+    one error shape and "field": 202 started; 422 refused (an unknown or hidden destination, an
+    unbound placeholder, bad arguments); 404 unknown call; 409 a transfer is already in flight.
     """
     from handoff.routing.tools import destinations
 
     try:
-        data = _tool_call.load(_tool_arguments(request.get_json(silent=True)))
+        body = json_value()
+        key = idempotency_key()
+        data = _tool_call.load(_tool_arguments(body))
+    except ApiError as exc:
+        field = next(iter(exc.fields), "_body")
+        return _tool_answer(exc.status, f"I can't transfer the call: the tool call was malformed ({field}). "
+                                        "Tell the caller and keep helping them.", exc.code, field=field,
+                            message=exc.message)
     except ValidationError as exc:
-        messages = exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages}
-        field = sorted(messages)[0]
+        fields = flatten(exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages})
+        field = sorted(fields)[0]
         if field == "call_sid":
             sentence = "I can't transfer this call: the tool call did not identify the call."
         else:
             sentence = f"I can't transfer the call: the {field} argument is missing or invalid."
         return _tool_answer(422, sentence + " Tell the caller and keep helping them.", "invalid_request",
-                            field=field)
+                            field=field, message=f"{field}: {fields[field][0]}")
     destination = data["destination"].strip()
     allowed = [name for name, _ in destinations(_routing())]
     if destination not in allowed:
@@ -272,11 +290,11 @@ def transfer_call_tool():
         return _tool_answer(
             422, f"I can't transfer the call to {destination!r}: it is not one of the available destinations. "
                  f"Choose one of: {', '.join(allowed)}; or tell the caller and keep helping them.",
-            "transfer_refused", field="destination")
+            "transfer_refused", field="destination", message=f"{destination!r} is not an available destination")
     try:
         record, _ = _start(data["call_sid"], {"to": destination, "reason": data.get("reason"),
                                               "summary": data.get("summary"), "mode": data.get("mode")},
-                           idempotency_key=request.headers.get("Idempotency-Key") or None, via="tool")
+                           idempotency_key=key, via="tool")
     except ApiError as exc:
         if exc.status == 404:
             sentence = "I can't find this call, so I can't transfer it. Keep helping the caller."
@@ -288,7 +306,7 @@ def transfer_call_tool():
                         "Tell the caller, and keep helping them or choose another destination.")
         field = next(iter(exc.fields), None) if exc.status == 422 else None
         extra = {"transfer_id": exc.fields["transfer_id"][0]} if exc.status == 409 and exc.fields.get("transfer_id") else {}
-        return _tool_answer(exc.status, sentence, exc.code, field=field, **extra)
+        return _tool_answer(exc.status, sentence, exc.code, field=field, message=exc.message, **extra)
     return jsonify({"ok": True, "transfer_id": record.id, "status": record.status.value,
                     "result": f"Transferring the caller to {destination} now. "
                               "Tell the caller you are connecting them."}), 202

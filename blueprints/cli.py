@@ -17,6 +17,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from handoff.routing.hours import check_instant
+
 routing = AppGroup("routing", help="Inspect the recipients file (TRANSFER_CONFIG) and its routing rules.")
 
 
@@ -46,7 +48,10 @@ def _at(value: str | None) -> datetime | None:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 date and time", param_hint="'--at'") from None
     if at.tzinfo is None:
         raise click.BadParameter("give a UTC offset, e.g. 2026-11-23T10:00:00-05:00", param_hint="'--at'")
-    return at
+    try:
+        return check_instant(at)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--at'") from None
 
 
 def summary(result: dict) -> str:

@@ -1,7 +1,7 @@
-"""One JSON error shape for the whole API: {"error": {"code", "message", "fields"}}."""
+"""One JSON error shape for the whole service: {"error": {"code", "message", "fields"}}."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -28,19 +28,20 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
     return response
 
 
-def _flatten(messages, prefix: str = "") -> dict:
+def flatten(messages, prefix: str = "") -> dict:
+    """Marshmallow's nested messages as {"context.transcript.0.text": [...]}."""
     flat = {}
     for name, value in (messages or {}).items():
         key = f"{prefix}{name}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{key}."))
+            flat.update(flatten(value, f"{key}."))
         else:
-            flat[key] = value if isinstance(value, list) else [str(value)]
+            flat[key] = [str(m) for m in value] if isinstance(value, list) else [str(value)]
     return flat
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Every error from /api (and the JSON endpoints) takes the same shape."""
+    """Every error takes the same shape, webhooks included."""
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
@@ -48,10 +49,20 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
-        fields = _flatten(exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages})
+        fields = flatten(exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages})
         names = ", ".join(sorted(fields))
+        if request.path.startswith("/voice/"):
+            # A malformed Twilio webhook is a bad request (Twilio logs it as error 11200), not input
+            # a person could correct: 400, like Twilio's own answer to a malformed request.
+            current_app.logger.warning("bad Twilio request on %s: %s", request.path, fields)
+            return error_response(400, "invalid_webhook", f"Malformed Twilio request: {names}", fields)
         return error_response(422, "invalid_request", f"Invalid input: {names}", fields)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
+        code = exc.code or 500
+        message = exc.description or exc.name
+        if code == 413:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            message = f"The request body is larger than {limit} bytes (MAX_REQUEST_BYTES)"
+        return error_response(code, exc.name.lower().replace(" ", "_").replace("'", ""), message)

@@ -1,12 +1,101 @@
-"""Marshmallow schemas for every body we accept: Twilio's webhook forms and the API's JSON."""
+"""Marshmallow schemas for every body we accept: Twilio's webhook forms, the API's JSON, HandoffData.
+
+Every string goes through `Text`, which refuses what Redis, XML or a phone call cannot carry:
+lone UTF-16 surrogates (redis-py cannot encode them), NUL and other control characters (TwiML
+would not be well-formed XML), and U+FFFE/U+FFFF.
+"""
 from __future__ import annotations
 
+import math
 import re
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from handoff.routing.hours import check_instant
 
 CALL_SID = validate.Regexp(r"^CA[0-9a-f]{32}$", error="must be a Twilio call SID (CA + 32 hex digits)")
+MAX_VARIABLES = 50
+MODES = ["cold", "warm", "agent"]
 
+# Allowed in free text (a message, a summary, a transcript turn) but never in a name or a number.
+_LINE_BREAKS = "\t\n\r"
+_BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+_BAD_LINE_CHAR_RE = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+
+
+def text_problem(value: str, *, multiline: bool = False) -> str | None:
+    """Why `value` cannot be stored or spoken, or None when it is fine."""
+    match = (_BAD_CHAR_RE if multiline else _BAD_LINE_CHAR_RE).search(value)
+    if match is None:
+        return None
+    char = match.group(0)
+    if "\ud800" <= char <= "\udfff":
+        return "contains a lone UTF-16 surrogate (not valid Unicode text)"
+    return f"contains the control character U+{ord(char):04X}"
+
+
+class Text(fields.String):
+    """The one string field: refuses surrogates and control characters (line breaks only if multiline)."""
+
+    def __init__(self, *, multiline: bool = False, max_length: int | None = None, **kwargs):
+        if max_length is not None:
+            extra = validate.Length(max=max_length)
+            given = kwargs.get("validate")
+            kwargs["validate"] = [extra] + (list(given) if isinstance(given, (list, tuple)) else
+                                            [given] if given else [])
+        super().__init__(**kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        value = super()._deserialize(value, attr, data, **kwargs)
+        problem = text_problem(value, multiline=self.multiline)
+        if problem:
+            raise ValidationError(problem)
+        return value
+
+
+def _variables(value) -> bool:
+    """A flat map of at most MAX_VARIABLES names to strings, numbers or booleans."""
+    if not isinstance(value, dict):
+        raise ValidationError("must be an object of names to values")
+    if len(value) > MAX_VARIABLES:
+        raise ValidationError(f"at most {MAX_VARIABLES} variables, got {len(value)}")
+    for key, item in value.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}", str(key)):
+            raise ValidationError(f"{key!r} is not a valid variable name (letters, digits, '_.-', max 64)")
+        if isinstance(item, (dict, list)) or item is None:
+            raise ValidationError(f"{key}: values must be strings, numbers or booleans")
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValidationError(f"{key}: numbers must be finite")
+        text = item if isinstance(item, str) else str(item)
+        if len(text) > 500:
+            raise ValidationError(f"{key}: value longer than 500 characters")
+        problem = text_problem(text, multiline=True)
+        if problem:
+            raise ValidationError(f"{key}: value {problem}")
+    return True
+
+
+def Variables(**kwargs) -> fields.Dict:
+    """The `variables` field of every body (request, call, explain, HandoffData)."""
+    return fields.Dict(validate=_variables, **kwargs)
+
+
+def stringify(variables) -> dict[str, str]:
+    """Variable values as strings; JSON booleans become "true"/"false" (as written in YAML rules)."""
+    return {str(k): ("true" if v is True else "false" if v is False else str(v))
+            for k, v in (variables or {}).items()}
+
+
+def _at(value) -> bool:
+    try:
+        check_instant(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    return True
+
+
+# --- Twilio's webhook forms --------------------------------------------------------------------
 
 class TwilioForm(Schema):
     """Base for Twilio webhooks: Twilio sends many fields (and adds new ones); keep only ours."""
@@ -14,44 +103,44 @@ class TwilioForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    call_sid = fields.Str(data_key="CallSid", required=True, validate=CALL_SID)
-    account_sid = fields.Str(data_key="AccountSid", required=True)
-    sequence = fields.Str(data_key="SequenceNumber", load_default=None)
+    call_sid = Text(data_key="CallSid", required=True, validate=CALL_SID)
+    account_sid = Text(data_key="AccountSid", required=True, max_length=64)
+    sequence = Text(data_key="SequenceNumber", load_default=None, max_length=32)
 
 
 class IncomingCallForm(TwilioForm):
-    from_ = fields.Str(data_key="From", required=True)
-    to = fields.Str(data_key="To", required=True)
-    direction = fields.Str(data_key="Direction", load_default=None)
-    call_status = fields.Str(data_key="CallStatus", load_default=None)
+    from_ = Text(data_key="From", required=True, max_length=2048)
+    to = Text(data_key="To", required=True, max_length=2048)
+    direction = Text(data_key="Direction", load_default=None, max_length=64)
+    call_status = Text(data_key="CallStatus", load_default=None, max_length=64)
 
 
 class CallStatusForm(TwilioForm):
-    call_status = fields.Str(data_key="CallStatus", required=True)
+    call_status = Text(data_key="CallStatus", required=True, max_length=64)
 
 
 class AgentEndedForm(TwilioForm):
-    handoff_data = fields.Str(data_key="HandoffData", load_default=None)
-    session_status = fields.Str(data_key="SessionStatus", load_default=None)
+    handoff_data = Text(data_key="HandoffData", load_default=None, multiline=True)
+    session_status = Text(data_key="SessionStatus", load_default=None, max_length=64)
 
 
 class DialActionForm(TwilioForm):
-    dial_status = fields.Str(data_key="DialCallStatus", required=True)
-    dial_call_sid = fields.Str(data_key="DialCallSid", load_default=None)
-    duration = fields.Str(data_key="DialCallDuration", load_default=None)
+    dial_status = Text(data_key="DialCallStatus", required=True, max_length=64)
+    dial_call_sid = Text(data_key="DialCallSid", load_default=None, max_length=64)
+    duration = Text(data_key="DialCallDuration", load_default=None, max_length=32)
 
 
 class ReferActionForm(TwilioForm):
-    refer_status = fields.Str(data_key="ReferCallStatus", load_default=None)
-    sip_code = fields.Str(data_key="ReferSipResponseCode", load_default=None)
+    refer_status = Text(data_key="ReferCallStatus", load_default=None, max_length=64)
+    sip_code = Text(data_key="ReferSipResponseCode", load_default=None, max_length=16)
 
 
 class AmdForm(TwilioForm):
-    answered_by = fields.Str(data_key="AnsweredBy", required=True)
+    answered_by = Text(data_key="AnsweredBy", required=True, max_length=64)
 
 
 class GatherForm(TwilioForm):
-    digits = fields.Str(data_key="Digits", load_default=None)
+    digits = Text(data_key="Digits", load_default=None, max_length=64)
 
 
 class ConferenceEventForm(Schema):
@@ -60,11 +149,11 @@ class ConferenceEventForm(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    event = fields.Str(data_key="StatusCallbackEvent", required=True)
-    conference_sid = fields.Str(data_key="ConferenceSid", load_default=None)
-    call_sid = fields.Str(data_key="CallSid", load_default=None)
-    label = fields.Str(data_key="ParticipantLabel", load_default=None)
-    sequence = fields.Str(data_key="SequenceNumber", load_default=None)
+    event = Text(data_key="StatusCallbackEvent", required=True, max_length=64)
+    conference_sid = Text(data_key="ConferenceSid", load_default=None, max_length=64)
+    call_sid = Text(data_key="CallSid", load_default=None, max_length=64)
+    label = Text(data_key="ParticipantLabel", load_default=None, max_length=256)
+    sequence = Text(data_key="SequenceNumber", load_default=None, max_length=32)
 
 
 class CallbackQuery(Schema):
@@ -73,35 +162,24 @@ class CallbackQuery(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    attempt = fields.Int(data_key="a", load_default=0, validate=validate.Range(min=0))
-    leg = fields.Str(data_key="leg", load_default=None)
+    attempt = fields.Int(data_key="a", load_default=0, validate=validate.Range(min=0, max=10_000))
+    leg = Text(data_key="leg", load_default=None, max_length=64)
     # Delivery settings carried in warm-leg callback URLs (see handoff.callback_urls).
     detect = fields.Bool(data_key="hd", load_default=True)
     detect_timeout = fields.Int(data_key="dt", load_default=30, validate=validate.Range(min=1, max=600))
     accept_timeout = fields.Int(data_key="at", load_default=8, validate=validate.Range(min=1, max=600))
-    accept_key = fields.Str(data_key="k", load_default="1", validate=validate.Regexp(r"^[0-9*#]$"))
-    decline_key = fields.Str(data_key="d", load_default="2", validate=validate.Regexp(r"^[0-9*#]$"))
+    accept_key = Text(data_key="k", load_default="1", validate=validate.Regexp(r"^[0-9*#]$"))
+    decline_key = Text(data_key="d", load_default="2", validate=validate.Regexp(r"^[0-9*#]$"))
 
 
-def _string_map(value):
-    if not isinstance(value, dict):
-        raise ValidationError("must be an object of names to values")
-    for key, item in value.items():
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}", str(key)):
-            raise ValidationError(f"{key!r} is not a valid variable name")
-        if isinstance(item, (dict, list)) or item is None:
-            raise ValidationError(f"{key}: values must be strings, numbers or booleans")
-        if len(str(item)) > 500:
-            raise ValidationError(f"{key}: value longer than 500 characters")
-    return True
-
+# --- the API's JSON bodies ---------------------------------------------------------------------
 
 class Turn(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    role = fields.Str(load_default="caller")
-    text = fields.Str(required=True, validate=validate.Length(max=4000))
+    role = Text(load_default="caller", max_length=32)
+    text = Text(required=True, multiline=True, max_length=4000)
 
 
 class ContextSchema(Schema):
@@ -117,14 +195,14 @@ class TransferRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    to = fields.Str(required=True, validate=validate.Length(min=1, max=256))
-    mode = fields.Str(load_default=None, validate=validate.OneOf(["cold", "warm", "agent"]))
-    message = fields.Str(load_default=None, validate=validate.Length(max=1000))
-    reason = fields.Str(load_default=None, validate=validate.Length(max=500))
-    summary = fields.Str(load_default=None, validate=validate.Length(max=2000))
-    variables = fields.Dict(load_default=dict, validate=_string_map)
+    to = Text(required=True, validate=validate.Length(min=1, max=256))
+    mode = Text(load_default=None, validate=validate.OneOf(MODES))
+    message = Text(load_default=None, multiline=True, max_length=1000)
+    reason = Text(load_default=None, multiline=True, max_length=500)
+    summary = Text(load_default=None, multiline=True, max_length=2000)
+    variables = Variables(load_default=dict)
     final = fields.Bool(load_default=True)
-    caller_id = fields.Str(load_default=None)
+    caller_id = Text(load_default=None, max_length=64)
     timeout = fields.Int(load_default=None, validate=validate.Range(min=1, max=600))
     refer = fields.Bool(load_default=False)
     context = fields.Nested(ContextSchema, load_default=dict)
@@ -136,7 +214,7 @@ class VariablesSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    variables = fields.Dict(required=True, validate=_string_map)
+    variables = Variables(required=True)
 
 
 class ExplainSchema(Schema):
@@ -145,10 +223,10 @@ class ExplainSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    to = fields.Str(load_default="auto")
-    variables = fields.Dict(load_default=dict, validate=_string_map)
-    call_sid = fields.Str(load_default=None, validate=CALL_SID)
-    at = fields.AwareDateTime(load_default=None)
+    to = Text(load_default="auto", validate=validate.Length(min=1, max=256))
+    variables = Variables(load_default=dict)
+    call_sid = Text(load_default=None, validate=CALL_SID)
+    at = fields.AwareDateTime(load_default=None, validate=_at)
 
 
 class ToolCallSchema(Schema):
@@ -157,8 +235,89 @@ class ToolCallSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    call_sid = fields.Str(required=True, validate=CALL_SID)
-    destination = fields.Str(required=True)
-    reason = fields.Str(load_default=None)
-    summary = fields.Str(load_default=None)
-    mode = fields.Str(load_default=None, validate=validate.OneOf(["cold", "warm", "agent"]))
+    call_sid = Text(required=True, validate=CALL_SID)
+    destination = Text(required=True, validate=validate.Length(min=1, max=256))
+    reason = Text(load_default=None, multiline=True, max_length=500)
+    summary = Text(load_default=None, multiline=True, max_length=2000)
+    mode = Text(load_default=None, validate=validate.OneOf(MODES))
+
+
+class IdempotencyKeySchema(Schema):
+    """The Idempotency-Key header (1 to 255 printable characters)."""
+
+    key = Text(data_key="Idempotency-Key", load_default=None, validate=validate.Length(min=1, max=255))
+
+
+# --- ConversationRelay's HandoffData -----------------------------------------------------------
+
+class HandoffDataSchema(Schema):
+    """The transfer an agent asks for when it ends its ConversationRelay session.
+
+    {"transfer": {...}} or the same keys at the top level; "destination" is another name for "to".
+    Agents add keys of their own: unknown ones are ignored.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    to = Text(required=True, validate=validate.Length(min=1, max=256))
+    mode = Text(load_default=None, validate=validate.OneOf(MODES))
+    message = Text(load_default=None, multiline=True, max_length=1000)
+    reason = Text(load_default=None, multiline=True, max_length=500)
+    summary = Text(load_default=None, multiline=True, max_length=2000)
+    variables = Variables(load_default=dict)
+    final = fields.Bool(load_default=True)
+    refer = fields.Bool(load_default=False)
+    transcript = fields.List(fields.Nested(Turn), load_default=list, validate=validate.Length(max=500))
+
+    @pre_load
+    def _destination_alias(self, data, **kwargs):
+        if isinstance(data, dict) and data.get("to") is None and "destination" in data:
+            data = {**data, "to": data["destination"]}
+        return data
+
+
+_handoff_data = HandoffDataSchema()
+
+
+def load_handoff_data(raw: str | None) -> dict | None:
+    """The transfer HandoffData asks for, as TransferRequest keyword arguments, or None if it asks for none.
+
+    None: no HandoffData, not JSON, not an object, `"transfer": null|false`, or no "transfer" key
+    and no "to"/"destination" at the top level. Raises ValidationError (messages keyed by the
+    field, e.g. {"reason": [...]}) when it asks for a transfer with bad fields.
+    """
+    if raw is None or not raw.strip():
+        return None
+    from .body import parse_json
+
+    try:
+        data = parse_json(raw)
+    except ValueError:
+        return None     # a plain-text HandoffData is the agent's own business, not a transfer
+    if not isinstance(data, dict):
+        return None
+    if "transfer" in data:
+        spec = data["transfer"]
+        if spec is None or spec is False:
+            return None
+        if not isinstance(spec, dict):
+            raise ValidationError({"transfer": ["must be an object with at least 'to'"]})
+        # Older agents put reason and transcript next to "transfer": keep reading them there.
+        spec = {**{k: data[k] for k in ("reason", "transcript") if k in data and k not in spec}, **spec}
+    elif "to" in data or "destination" in data:
+        spec = data
+    else:
+        return None
+    loaded = _handoff_data.load(spec)
+    return {"to": loaded["to"], "mode": loaded["mode"], "message": loaded["message"],
+            "reason": loaded["reason"], "summary": loaded["summary"],
+            "variables": stringify(loaded["variables"]), "final": loaded["final"], "refer": loaded["refer"],
+            "context": {"transcript": loaded["transcript"]}}
+
+
+__all__ = ["CALL_SID", "MAX_VARIABLES", "AgentEndedForm", "AmdForm", "CallStatusForm", "CallbackQuery",
+           "ConferenceEventForm", "DialActionForm", "ExplainSchema", "GatherForm", "HandoffDataSchema",
+           "IdempotencyKeySchema", "IncomingCallForm", "ReferActionForm", "Text", "ToolCallSchema",
+           "TransferRequestSchema", "TwilioForm", "VariablesSchema", "load_handoff_data", "stringify",
+           "text_problem"]

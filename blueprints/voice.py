@@ -1,13 +1,15 @@
 """Twilio webhooks for the caller's own call: incoming, status, fallback, agent session end."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
+from marshmallow import ValidationError
 
 import twiml as documents
+from handoff.transfer_request import TransferRequest
 
-from .schemas import AgentEndedForm, CallStatusForm, IncomingCallForm
+from .schemas import AgentEndedForm, CallStatusForm, IncomingCallForm, load_handoff_data
 from .security import twilio_signed
-from .twiml_response import no_content, parse_form, service, twiml
+from .twiml_response import no_content, parse_form, twiml
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
@@ -16,13 +18,17 @@ _status = CallStatusForm()
 _agent_ended = AgentEndedForm()
 
 
+def _calls():
+    return current_app.extensions["handoff"].calls
+
+
 @bp.post("/incoming")
 @twilio_signed
 def incoming():
     """A Twilio number's Voice URL: record the call, connect the caller to the AI agent."""
     form = parse_form(_incoming)
-    return twiml(service().incoming_call(call_sid=form["call_sid"], from_=form["from_"], to=form["to"],
-                                         direction=form["direction"]))
+    return twiml(documents.render(_calls().incoming(call_sid=form["call_sid"], from_=form["from_"], to=form["to"],
+                                                    direction=form["direction"])))
 
 
 @bp.post("/status")
@@ -30,7 +36,7 @@ def incoming():
 def status():
     """Call status callbacks for the caller's call."""
     form = parse_form(_status)
-    service().call_status(call_sid=form["call_sid"], status=form["call_status"])
+    _calls().status(call_sid=form["call_sid"], status=form["call_status"])
     return no_content()
 
 
@@ -39,8 +45,15 @@ def status():
 def agent_ended():
     """Connect's action: the agent session ended; HandoffData may ask for a transfer."""
     form = parse_form(_agent_ended)
-    return twiml(service().agent_session_ended(call_sid=form["call_sid"], handoff_data=form["handoff_data"],
-                                               status=form["session_status"]))
+    request, invalid = None, None
+    try:
+        wanted = load_handoff_data(form["handoff_data"])
+        request = TransferRequest(**wanted) if wanted else None
+    except ValidationError as exc:
+        fields = exc.messages if isinstance(exc.messages, dict) else {"HandoffData": exc.messages}
+        invalid = "HandoffData: " + "; ".join(f"{name} {', '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                                              for name, msgs in sorted(fields.items()))
+    return twiml(documents.render(_calls().agent_ended(call_sid=form["call_sid"], request=request, invalid=invalid)))
 
 
 @bp.post("/fallback")

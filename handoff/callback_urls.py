@@ -18,10 +18,14 @@ class CallbackUrls:
     def agent_ended(self) -> str:
         return self._url("/voice/agent-ended")
 
-    def transfer(self, transfer_id: str, name: str, *, attempt: int | None = None, leg: str | None = None,
-                 **settings: str | int | None) -> str:
-        """A per-transfer callback such as dial-action, leg-status, whisper, key, conference.
+    def context(self, transfer_id: str) -> str:
+        """Where a receiving agent reads the hand-off's context (bearer token)."""
+        return f"{self.base}/api/transfers/{transfer_id}/context"
 
-        `settings` ride in the query string so the webhook needs no extra Redis read: Twilio signs
-        the full URL, so they cannot be altered on the way back."""
-        return self._url(f"/voice/transfers/{transfer_id}/{name}", a=attempt, leg=leg, **settings)
+    def transfer(self, transfer_id: str, name: str, call_sid: str, *, attempt: int | None = None,
+                 leg: str | None = None, **settings: str | int | None) -> str:
+        """A per-transfer callback such as dial-action, leg-status, leg-answer, key, conference.
+
+        The caller's call SID (`c`) and any `settings` ride in the query string so the webhook
+        needs no extra Redis read: Twilio signs the full URL, so they cannot be altered."""
+        return self._url(f"/voice/transfers/{transfer_id}/{name}", c=call_sid, a=attempt, leg=leg, **settings)

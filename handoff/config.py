@@ -9,6 +9,9 @@ from urllib.parse import urlparse
 from .destinations import AllowList, DestinationError, parse_e164
 
 _SID_RE = re.compile(r"^AC[0-9a-f]{32}$")
+# 256 KiB: a transfer request's transcript (hundreds of turns) fits; anything bigger is not ours.
+DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
+MAX_WORKER_PROCESSES = 64
 
 
 class ConfigError(ValueError):
@@ -60,6 +63,8 @@ class Config:
     llm_model: str | None = None
     llm_timeout: float = 4.0
     redis_tls_verify: bool = True             # Heroku Redis (rediss://) uses a self-signed certificate
+    worker_processes: int = 2                 # RQ worker processes per worker dyno (python -m workers)
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES   # larger bodies are refused with 413
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Config":
@@ -122,13 +127,20 @@ class Config:
             llm_model=llm["LLM_MODEL"],
             llm_timeout=_positive_float(env, "LLM_TIMEOUT_SECONDS", 4.0),
             redis_tls_verify=_tls_verify(env),
+            worker_processes=_positive_int(env, "WORKER_PROCESSES", 2, maximum=MAX_WORKER_PROCESSES),
+            max_request_bytes=_positive_int(env, "MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES,
+                                            minimum=1024, maximum=64 * 1024 * 1024),
         )
 
-    def redis_connection(self):
-        """A Redis client for REDIS_URL (one per process; the pool is shared by its threads)."""
+    def redis_connection(self, *, blocking: bool = False):
+        """A Redis client for REDIS_URL (one per process; the pool is shared by its threads).
+
+        `blocking`: for RQ workers, whose BLPOP waits longer than any socket timeout we would set."""
         import redis
 
-        options = {"health_check_interval": 30, "socket_connect_timeout": 2, "socket_timeout": 5}
+        options = {"health_check_interval": 30, "socket_connect_timeout": 2}
+        if not blocking:
+            options["socket_timeout"] = 5
         if self.redis_url.startswith("rediss://") and not self.redis_tls_verify:
             options["ssl_cert_reqs"] = "none"
         return redis.Redis.from_url(self.redis_url, **options)
@@ -147,13 +159,17 @@ def _check_http_url(name: str, value: str) -> None:
         raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1,
+                  maximum: int | None = None) -> int:
     raw = (env.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) <= 0:
-        raise ConfigError(f"{name} must be a positive whole number, got {raw!r}")
-    return int(raw)
+    # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
+    value = int(raw) if re.fullmatch(r"[0-9]{1,12}", raw) else 0
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise ConfigError(f"{name} must be a whole number {bounds}, got {raw!r}")
+    return value
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -164,6 +180,6 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         value = -1
-    if value <= 0:
-        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    if not (0 < value < 3600):   # also refuses 'nan' and 'inf', which float() accepts
+        raise ConfigError(f"{name} must be a positive number of seconds below 3600, got {raw!r}")
     return value

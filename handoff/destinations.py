@@ -22,15 +22,68 @@ class DestinationError(ValueError):
         self.reason = reason
 
 
-def parse_e164(number: str) -> str:
-    """Parse and validate a phone number; returns its E.164 form or raises DestinationError."""
+# A number as people write it: '+', digits and the usual separators, nothing else.
+_NUMBER_RE = re.compile(r"^\+?[0-9][0-9\s().\-/]*$")
+# The extension notations we read (phonenumbers reads the digits): ",1234" (dialer pauses),
+# ";ext=1234" (RFC 3966), " x 1234", "ext. 1234", "extension 1234", "#1234"; an IVR's closing '#'
+# after the digits is kept and dialed.
+_EXTENSION_RE = re.compile(
+    r"^(?P<number>.*?)\s*(?:,+|;\s*ext\s*=|#|(?<![A-Za-z])(?:x|ext|extn|extension)\.?)\s*"
+    r"(?P<digits>[0-9]{1,30})?(?P<end>\s*#)?\s*$", re.IGNORECASE)
+
+
+def _parse(number: str) -> phonenumbers.PhoneNumber:
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException as exc:
         raise DestinationError(number, f"not a phone number in E.164 form ({exc})") from None
     if not phonenumbers.is_valid_number(parsed):
         raise DestinationError(number, "not a valid phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return parsed
+
+
+def parse_number(number: str) -> tuple[str, str | None]:
+    """(E.164, extension) of a number that may carry an extension; raises DestinationError.
+
+    The extension is digits (plus a closing '#' when written); anything phonenumbers would have
+    dropped silently (letters, a stray 'x', '*') is refused instead, so no digit is ever lost.
+    """
+    text = (number or "").strip()
+    extension = None
+    match = _EXTENSION_RE.match(text) if not _NUMBER_RE.match(text) else None
+    if match and _NUMBER_RE.match(match.group("number")):
+        if not match.group("digits"):
+            raise DestinationError(number, "the extension has no digits (write e.g. +14155550100;ext=1234)")
+        text = match.group("number")
+        extension = match.group("digits") + ("#" if match.group("end") else "")
+    if not _NUMBER_RE.match(text):
+        raise DestinationError(number, "not a phone number in E.164 form: '+', digits and an optional "
+                                       "extension such as ';ext=1234', ',1234', ' x 1234' or 'ext. 1234'")
+    parsed = _parse(text)
+    if extension is not None:
+        # phonenumbers must read the same extension from the whole text as we did.
+        try:
+            theirs = phonenumbers.parse(number, None).extension
+        except phonenumbers.NumberParseException:
+            theirs = None
+        if theirs != extension.rstrip("#"):
+            raise DestinationError(number, "the extension cannot be read; write e.g. +14155550100;ext=1234")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), extension
+
+
+def parse_e164(number: str) -> str:
+    """Parse and validate a phone number without an extension (caller IDs); returns its E.164 form."""
+    e164, extension = parse_number(number)
+    if extension is not None:
+        raise DestinationError(number, "an extension is not allowed here")
+    return e164
+
+
+def send_digits(extension: str | None) -> str | None:
+    """Twilio's sendDigits for an extension: a 1 s pause ('ww') first unless it starts with its own 'w'."""
+    if not extension:
+        return None
+    return extension if extension[:1] in ("w", "W") else f"ww{extension}"
 
 
 @dataclass(frozen=True)
@@ -62,10 +115,10 @@ def parse_raw_target(destination: str, allow_list: AllowList) -> Target:
     destination = destination.strip()
     if destination.startswith(("sip:", "sips:", "client:")):
         raise DestinationError(destination, "SIP and client destinations must be configured recipients")
-    e164 = parse_e164(destination)
+    e164, extension = parse_number(destination)
     if not allow_list.allows(e164):
         raise DestinationError(destination, "not a configured recipient and not in TRANSFER_ALLOWED_PREFIXES")
-    return Target(kind=TargetKind.NUMBER, address=e164)
+    return Target(kind=TargetKind.NUMBER, address=e164, send_digits=send_digits(extension))
 
 
 def check_sip_uri(uri: str) -> str:

@@ -1,30 +1,36 @@
-"""The only module that talks to Twilio's REST API; one client per process, base URL from config."""
+"""The only module that talks to Twilio's REST API: one client per process, transient errors retried."""
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, TypeVar
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 log = logging.getLogger("handoff.gateway")
+T = TypeVar("T")
 
 # Twilio error codes we act on (https://www.twilio.com/docs/api/errors).
-CALL_NOT_IN_PROGRESS = 21220      # the call is not in a state that can be redirected (caller gone)
+NOT_FOUND = 20404                 # the call does not exist (any more)
+CALL_NOT_IN_PROGRESS = 21220      # the call cannot be changed: it has ended
 INVALID_TO = 21211
 INVALID_DIAL_TARGET = 13224
-NOT_FOUND = 20404
+PERMANENT_CODES = frozenset({NOT_FOUND, CALL_NOT_IN_PROGRESS, INVALID_TO, INVALID_DIAL_TARGET})
 
 
 class GatewayError(Exception):
-    """A REST request to Twilio failed; `code` is Twilio's error code when it gave one."""
+    """A REST request to Twilio failed for good (after retries when the failure was transient)."""
 
-    def __init__(self, message: str, *, code: int | None = None, status: int | None = None):
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
+                 transient: bool = False):
         super().__init__(message)
         self.code = code
         self.status = status
+        self.transient = transient
 
     @property
     def call_is_gone(self) -> bool:
@@ -32,9 +38,30 @@ class GatewayError(Exception):
         return self.code in (CALL_NOT_IN_PROGRESS, NOT_FOUND)
 
 
+def is_transient(exc: Exception) -> bool:
+    """429, 5xx and connection failures may succeed if tried again; 4xx answers will not."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status == 429 or (exc.status or 0) >= 500
+    return isinstance(exc, (TwilioException, OSError))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded in tries and in total time."""
+
+    tries: int = 4
+    base: float = 0.25
+    cap: float = 2.0
+    budget: float = 6.0
+
+    def delays(self):
+        for n in range(self.tries - 1):
+            yield random.uniform(0, min(self.cap, self.base * 2 ** n))
+
+
 @dataclass(frozen=True)
 class LegRequest:
-    """An outbound recipient leg (warm transfers)."""
+    """An outbound recipient leg (warm transfers), with synchronous answering-machine detection."""
 
     to: str
     from_: str
@@ -42,7 +69,7 @@ class LegRequest:
     status_callback: str
     timeout: int
     machine_detection: bool
-    amd_callback: str | None = None
+    detection_timeout: int = 30
     send_digits: str | None = None
     sip_username: str | None = None
     sip_password: str | None = None
@@ -51,65 +78,73 @@ class LegRequest:
 class TwilioGateway:
     """Twilio REST operations Handoff needs, with Twilio's errors turned into GatewayError."""
 
-    def __init__(self, *, account_sid: str, auth_token: str, api_base: str, timeout: float = 10.0):
+    def __init__(self, *, account_sid: str, auth_token: str, api_base: str, timeout: float = 10.0,
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
         if not account_sid or not auth_token:
             raise ValueError("account_sid and auth_token are required")
         # One client (and so one pooled HTTP session) per process: connections are reused.
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         self.client.api.base_url = api_base.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
 
-    def _call(self, what: str, fn, *args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except TwilioRestException as exc:
-            log.warning("twilio %s failed: %s %s", what, exc.code, exc.msg)
-            raise GatewayError(f"{what}: {exc.msg}", code=exc.code, status=exc.status) from exc
-        except (TwilioException, OSError) as exc:
-            log.warning("twilio %s failed: %s", what, exc)
-            raise GatewayError(f"{what}: {exc}") from exc
+    def _call(self, what: str, fn: Callable[..., T], *args, **kwargs) -> T:
+        started = time.monotonic()
+        delays = self.retry.delays()
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except (TwilioException, OSError) as exc:
+                transient = is_transient(exc)
+                delay = next(delays, None) if transient else None
+                code = getattr(exc, "code", None)
+                status = getattr(exc, "status", None)
+                if delay is None or time.monotonic() - started + delay > self.retry.budget:
+                    log.warning("twilio %s failed: %s %s", what, code or "", getattr(exc, "msg", exc))
+                    raise GatewayError(f"{what}: {getattr(exc, 'msg', exc)}", code=code, status=status,
+                                       transient=transient) from exc
+                log.info("twilio %s: %s %s, retrying in %.2f s", what, status or "", code or exc, delay)
+                self._sleep(delay)
 
     def redirect_call(self, call_sid: str, *, twiml: str) -> None:
         """Replace what a live call is doing with a new TwiML document."""
         self._call("redirect call", self.client.calls(call_sid).update, twiml=twiml)
 
-    def redirect_call_url(self, call_sid: str, *, url: str) -> None:
-        """Make a live call fetch its next TwiML document from a URL."""
-        self._call("redirect call", self.client.calls(call_sid).update, url=url, method="POST")
-
     def end_call(self, call_sid: str, *, ringing: bool) -> None:
         """Hang up a call: 'canceled' while it rings, 'completed' once answered."""
-        status = "canceled" if ringing else "completed"
-        self._call("end call", self.client.calls(call_sid).update, status=status)
+        self._call("end call", self.client.calls(call_sid).update, status="canceled" if ringing else "completed")
+
+    def call_status(self, call_sid: str) -> str:
+        """A call's status as Twilio reports it now."""
+        return self._call("fetch call", self.client.calls(call_sid).fetch).status
+
+    def child_statuses(self, parent_sid: str) -> dict[str, str]:
+        """The legs a call dialed (<Dial> children), SID -> status."""
+        calls = self._call("list calls", self.client.calls.list, parent_call_sid=parent_sid, limit=20)
+        return {c.sid: c.status for c in calls}
 
     def create_leg(self, leg: LegRequest) -> str:
-        """Dial a recipient leg; returns its call SID."""
+        """Dial a recipient leg; returns its call SID.
+
+        Detection is synchronous: Twilio requests the leg's Url only once it has a verdict, and
+        sends it as AnsweredBy, so the webhook answers the whisper (or a hang-up) at once.
+        A 5xx may leave a leg created that we never hear of; it is retried anyway, because a
+        stranded caller costs more than a duplicate ring (whose webhooks are refused)."""
         kwargs = dict(to=leg.to, from_=leg.from_, url=leg.url, method="POST",
                       status_callback=leg.status_callback, status_callback_method="POST",
                       status_callback_event=["initiated", "ringing", "answered", "completed"],
                       timeout=leg.timeout)
-        if leg.machine_detection:
-            kwargs.update(machine_detection="DetectMessageEnd", async_amd="true",
-                          async_amd_status_callback=leg.amd_callback,
-                          async_amd_status_callback_method="POST")
+        if leg.machine_detection and not leg.send_digits:
+            # Twilio ignores MachineDetection with SendDigits; then the consent prompt screens.
+            kwargs.update(machine_detection="Enable",
+                          machine_detection_timeout=max(3, min(59, int(leg.detection_timeout))))
         if leg.send_digits:
             kwargs["send_digits"] = leg.send_digits
         if leg.sip_username:
             kwargs.update(sip_auth_username=leg.sip_username, sip_auth_password=leg.sip_password or "")
-        call = self._call("create leg", self.client.calls.create, **kwargs)
-        return call.sid
+        return self._call("create leg", self.client.calls.create, **kwargs).sid
 
     def announce(self, conference_sid: str, *, announce_url: str) -> None:
         """Play an announcement to everyone in a conference."""
         self._call("announce", self.client.conferences(conference_sid).update, announce_url=announce_url,
                    announce_method="POST")
-
-    def end_calls(self, call_sids: Sequence[tuple[str, bool]]) -> list[str]:
-        """End several legs; returns the SIDs that could not be ended (already gone is fine)."""
-        failed = []
-        for sid, ringing in call_sids:
-            try:
-                self.end_call(sid, ringing=ringing)
-            except GatewayError as exc:
-                if not exc.call_is_gone:
-                    failed.append(sid)
-        return failed

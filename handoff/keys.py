@@ -1,4 +1,4 @@
-"""Every Redis key Handoff uses, built from one namespaced prefix (as rq does)."""
+"""Every Redis key, job id and conference name Handoff uses, built from one prefix (as rq does)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +14,9 @@ class Keys:
         if not self.prefix or any(c.isspace() for c in self.prefix):
             raise ValueError("key prefix must be a non-empty string without spaces")
 
+    # -- calls --------------------------------------------------------------------------------
     def call(self, call_sid: str) -> str:
-        """Hash: what we know of a live call (from, to, sip, agent parameters, variables)."""
+        """Hash: what we know of a live call (from, to, sip, status, variables)."""
         return f"{self.prefix}:call:{call_sid}"
 
     def call_transfers(self, call_sid: str) -> str:
@@ -30,8 +31,9 @@ class Keys:
         """Hash: variables set for the call through PUT /api/calls/{sid}/variables."""
         return f"{self.prefix}:call:{call_sid}:variables"
 
+    # -- transfers ----------------------------------------------------------------------------
     def transfer(self, transfer_id: str) -> str:
-        """Hash: the transfer's fields (status, outcome, plan, attempt, ...)."""
+        """Hash: the transfer's fields (status, outcome, plan, attempt, deadline, ...)."""
         return f"{self.prefix}:transfer:{transfer_id}"
 
     def timeline(self, transfer_id: str) -> str:
@@ -43,13 +45,36 @@ class Keys:
         return f"{self.prefix}:transfer:{transfer_id}:seen"
 
     def legs(self, transfer_id: str) -> str:
-        """Hash: recipient leg call SID -> 'attempt|state' for the transfer's outbound legs."""
+        """Hash: recipient leg call SID -> 'attempt:state' for the transfer's outbound legs."""
         return f"{self.prefix}:transfer:{transfer_id}:legs"
 
     def idempotency(self, key: str) -> str:
-        """String: transfer id created under an Idempotency-Key (scoped per call by the caller)."""
+        """Hash: transfer id and request fingerprint stored under an Idempotency-Key (scoped per call)."""
         return f"{self.prefix}:idem:{key}"
+
+    def transfer_keys(self, transfer_id: str, call_sid: str) -> list[str]:
+        """The keys every transition script declares, in the order the scripts read them."""
+        return [self.transfer(transfer_id), self.timeline(transfer_id), self.seen(transfer_id),
+                self.legs(transfer_id), self.deadlines(), self.call(call_sid), self.call_active(call_sid)]
+
+    # -- deadlines, processes, queues -----------------------------------------------------------
+    def deadlines(self) -> str:
+        """Sorted set: transfer id -> epoch second its current deadline passes (the recovery index)."""
+        return f"{self.prefix}:deadlines"
+
+    def sweepers(self) -> str:
+        """Sorted set: sweeper name -> epoch second of its last heartbeat (/healthz reads it)."""
+        return f"{self.prefix}:sweepers"
 
     def queue_name(self, name: str = "transfers") -> str:
         """RQ queue name, namespaced so several deployments can share one Redis."""
         return f"{self.prefix}-{name}"
+
+    def job_id(self, kind: str, transfer_id: str, *parts: object) -> str:
+        """An RQ job id for a transfer's job (deterministic ids let duplicates collapse)."""
+        tail = "-".join(str(p) for p in parts)
+        return f"{self.prefix}-{kind}-{transfer_id}" + (f"-{tail}" if tail else "")
+
+    def conference(self, transfer_id: str) -> str:
+        """The friendly name of a warm transfer's conference room."""
+        return f"{self.prefix}-{transfer_id}"

@@ -1,4 +1,4 @@
-"""The transfer state machine: statuses, the five outcomes, and which moves are allowed."""
+"""The transfer state machine: statuses, outcomes, modes, deadlines, and which moves are allowed."""
 from __future__ import annotations
 
 from enum import Enum
@@ -7,13 +7,13 @@ from enum import Enum
 class TransferStatus(str, Enum):
     """Where a transfer is; COMPLETED is the only terminal status."""
 
-    REQUESTED = "requested"    # stored, start job queued
-    DIALING = "dialing"        # caller redirected / recipient leg(s) created
+    REQUESTED = "requested"    # stored, start job queued; the caller is still where it was
+    DIALING = "dialing"        # the caller is in the Dial / on hold; an attempt is due or its legs ring
     RINGING = "ringing"        # a recipient leg is ringing
-    ANSWERED = "answered"      # warm: a leg answered, waiting for human detection
-    SCREENING = "screening"    # warm: the recipient hears the whisper and the key prompt
-    BRIDGED = "bridged"        # caller and recipient connected (outcome already transfer-success)
-    COMPLETED = "completed"    # over; outcome set and never changes
+    ANSWERED = "answered"      # a recipient leg answered
+    SCREENING = "screening"    # warm: a recipient hears the consent prompt or the whisper
+    BRIDGED = "bridged"        # caller and recipient are being connected, or are connected
+    COMPLETED = "completed"    # over; the outcome is set and never changes
 
     @property
     def is_finished(self) -> bool:
@@ -21,17 +21,13 @@ class TransferStatus(str, Enum):
 
     @property
     def is_waiting(self) -> bool:
-        """A status in which something external must happen before a deadline."""
+        """Something external must happen before a deadline."""
         return self in _WAITING
 
-    @property
-    def is_in_flight(self) -> bool:
-        """True until the caller has been bridged or the transfer is over (a second transfer is a 409)."""
-        return self not in (TransferStatus.COMPLETED,)
 
-
-_WAITING = {TransferStatus.REQUESTED, TransferStatus.DIALING, TransferStatus.RINGING,
-            TransferStatus.ANSWERED, TransferStatus.SCREENING}
+_WAITING = frozenset({TransferStatus.REQUESTED, TransferStatus.DIALING, TransferStatus.RINGING,
+                      TransferStatus.ANSWERED, TransferStatus.SCREENING})
+WAITING = tuple(sorted(_WAITING, key=lambda s: s.value))
 
 
 class Outcome(str, Enum):
@@ -48,9 +44,8 @@ class Outcome(str, Enum):
         return self is Outcome.SUCCESS
 
     @property
-    def is_retryable(self) -> bool:
-        """Failures after which the fallback chain may try again (a cancel ends everything)."""
-        return self in (Outcome.TIMEOUT, Outcome.CONNECTION_ERROR, Outcome.SCREENING_REJECTED)
+    def is_cancelled(self) -> bool:
+        return self is Outcome.CANCELLED
 
 
 class TransferMode(str, Enum):
@@ -60,9 +55,66 @@ class TransferMode(str, Enum):
     WARM = "warm"
     AGENT = "agent"
 
+    @property
+    def is_cold(self) -> bool:
+        return self is TransferMode.COLD
 
-# Allowed moves, in one place: Store.transition refuses (as a programming error) any move not
-# listed here; the Lua scripts then apply a move only from the statuses each call site names.
+    @property
+    def is_warm(self) -> bool:
+        return self is TransferMode.WARM
+
+    @property
+    def is_agent(self) -> bool:
+        return self is TransferMode.AGENT
+
+
+class DeadlineKind(str, Enum):
+    """What a transfer waits for; when its deadline passes, the lifecycle acts (handoff.transfer.lifecycle)."""
+
+    START = "start"        # the start job must move the caller
+    DIAL = "dial"          # the attempt is due: dial it (also a fallback's retry interval)
+    ATTEMPT = "attempt"    # legs ring, screen or wait for detection: the attempt must end by then
+    JOIN = "join"          # a recipient accepted: it must join the conference by then
+    RETURN = "return"      # the transfer is over and the caller must be moved (last resort, agent)
+
+    @property
+    def is_return(self) -> bool:
+        return self is DeadlineKind.RETURN
+
+
+class CallerAt(str, Enum):
+    """Where the caller is, as far as the transfer knows (decides what moving them means)."""
+
+    AGENT = "agent"          # still with the AI agent that asked for the transfer
+    WAITING = "waiting"      # left the agent (HandoffData) and hears our hold document
+    DIAL = "dial"            # in a cold <Dial> or <Refer>
+    HOLD = "hold"            # in the warm conference, on hold audio
+    BRIDGED = "bridged"      # with the recipient (or the other agent)
+    RETURNED = "returned"    # given its next document after the transfer (agent, message, voicemail)
+
+    @property
+    def needs_return(self) -> bool:
+        """A failed transfer must still move a caller who is here."""
+        return self not in (CallerAt.RETURNED, CallerAt.BRIDGED)
+
+
+class LegState(str, Enum):
+    """A recipient leg's progress; legs only move forward (a late 'ringing' never undoes 'answered')."""
+
+    DIALED = "dialed"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    CONSENT = "consent"        # hears the neutral prompt: no caller content until a key proves a human
+    SCREENING = "screening"    # a human: hears the whisper and the accept prompt
+    ACCEPTED = "accepted"
+    ENDED = "ended"
+
+    @property
+    def is_open(self) -> bool:
+        return self not in (LegState.ACCEPTED, LegState.ENDED)
+
+
+# Allowed moves, in one place: Store refuses (as a programming error) any move not listed here.
 TRANSITIONS: dict[TransferStatus, frozenset[TransferStatus]] = {
     TransferStatus.REQUESTED: frozenset({TransferStatus.DIALING, TransferStatus.BRIDGED, TransferStatus.COMPLETED}),
     TransferStatus.DIALING: frozenset({TransferStatus.DIALING, TransferStatus.RINGING, TransferStatus.ANSWERED,
@@ -71,16 +123,23 @@ TRANSITIONS: dict[TransferStatus, frozenset[TransferStatus]] = {
                                        TransferStatus.SCREENING, TransferStatus.BRIDGED, TransferStatus.COMPLETED}),
     TransferStatus.ANSWERED: frozenset({TransferStatus.DIALING, TransferStatus.SCREENING, TransferStatus.BRIDGED,
                                         TransferStatus.COMPLETED}),
-    TransferStatus.SCREENING: frozenset({TransferStatus.DIALING, TransferStatus.BRIDGED, TransferStatus.COMPLETED}),
-    TransferStatus.BRIDGED: frozenset({TransferStatus.COMPLETED}),
+    TransferStatus.SCREENING: frozenset({TransferStatus.DIALING, TransferStatus.SCREENING, TransferStatus.BRIDGED,
+                                         TransferStatus.COMPLETED}),
+    TransferStatus.BRIDGED: frozenset({TransferStatus.DIALING, TransferStatus.BRIDGED, TransferStatus.COMPLETED}),
     TransferStatus.COMPLETED: frozenset(),
 }
 
 
-def sources_of(target: TransferStatus) -> frozenset[TransferStatus]:
-    """Every status from which `target` may be reached."""
-    return frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
+def check_move(sources, target: TransferStatus | None) -> None:
+    """Refuse, as a programming error, a move the state machine does not allow."""
+    if target is None:
+        return
+    for source in sources:
+        if target is not source and target not in TRANSITIONS[source]:
+            raise ValueError(f"transition {source.value} -> {target.value} is not in handoff.state.TRANSITIONS")
 
+
+CALL_ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 # Dial / call statuses Twilio reports, mapped to the outcome of the attempt they end.
 DIAL_STATUS_OUTCOMES: dict[str, Outcome] = {

@@ -1,8 +1,10 @@
 """Redis persistence for calls and transfers: every state change is one Lua script (atomic)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,7 +13,8 @@ from typing import Any, Callable, Iterable, Mapping
 import redis
 
 from .keys import Keys
-from .state import TRANSITIONS, Outcome, TransferStatus
+from .record import Transfer
+from .state import CallerAt, DeadlineKind, LegState, Outcome, TransferStatus, check_move
 
 _LUA_DIR = Path(__file__).with_name("lua")
 timeline_log = logging.getLogger("handoff.timeline")
@@ -34,96 +37,115 @@ def _pairs(flat: list) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class TransferRecord:
-    """A transfer as stored: typed accessors over the Redis hash."""
+class Deadline:
+    """The deadline a change arms: `kind`, `after` seconds from now; `extend` only ever moves it later."""
 
-    fields: Mapping[str, str]
+    kind: DeadlineKind
+    after: float = 0.0
+    extend: bool = False
 
-    @property
-    def id(self) -> str:
-        return self.fields["id"]
+    def to_json(self) -> dict:
+        return {"kind": self.kind.value, "after": self.after, "extend": self.extend}
 
-    @property
-    def call_sid(self) -> str:
-        return self.fields["call_sid"]
 
-    @property
-    def status(self) -> TransferStatus:
-        return TransferStatus(self.fields["status"])
-
-    @property
-    def outcome(self) -> Outcome | None:
-        value = self.fields.get("outcome")
-        return Outcome(value) if value else None
-
-    @property
-    def mode(self) -> str:
-        return self.fields.get("mode", "cold")
-
-    @property
-    def attempt(self) -> int:
-        return int(self.fields.get("attempt", "0"))
-
-    @property
-    def attempts_total(self) -> int:
-        return int(self.fields.get("attempts_total", "1"))
-
-    @property
-    def final(self) -> bool:
-        return self.fields.get("final", "1") == "1"
-
-    def json_field(self, name: str, default: Any = None) -> Any:
-        """Decode a field stored as JSON."""
-        value = self.fields.get(name)
-        return json.loads(value) if value else default
+CLEAR = "clear"
 
 
 @dataclass(frozen=True)
-class CallContext:
-    """What a transfer request needs to know about its call, read in one round trip."""
+class LegChange:
+    """A recipient leg's progress, recorded with the change (and failing the attempt when it is the last)."""
 
-    call: dict[str, str] | None
-    active_transfer_id: str | None
-    variables: dict[str, str]
-    idempotent_transfer_id: str | None
+    sid: str
+    state: LegState
+    require: tuple[LegState, ...] | None = None
+    outcome: Outcome | None = None            # the attempt's outcome if this leg was the last, while ringing
+    outcome_answered: Outcome | None = None   # ... after it had answered
+    attempt: int | None = None
+
+    def to_json(self) -> dict:
+        return {"sid": self.sid, "state": self.state.value, "attempt": self.attempt,
+                "require": [s.value for s in self.require] if self.require is not None else None,
+                "outcome": self.outcome.value if self.outcome else None,
+                "outcome_answered": self.outcome_answered.value if self.outcome_answered else None}
 
 
 @dataclass(frozen=True)
-class TransitionResult:
-    """What a transition script answered: whether it applied, and the transfer after it."""
+class Change:
+    """One event applied to a transfer (see lua/transition.lua): checks, move, fields, deadline."""
 
-    verdict: str                      # applied | duplicate | stale | refused | missing
-    next: str                         # '' | 'next' (fallback attempt due) | 'finished' | 'bridge-leg-ended'
-    transfer: TransferRecord | None
+    event: Mapping | None = None
+    event_id: str | None = None
+    attempt: int | None = None                   # refused as stale unless the transfer is on this attempt
+    sources: Iterable[TransferStatus] | None = None   # None: any unfinished status
+    to: TransferStatus | str | None = None      # a status, 'fail-attempt' or None (keep)
+    outcome: Outcome | None = None
+    detail: str = ""
+    fields: Mapping[str, Any] | None = None
+    caller: CallerAt | None = None
+    deadline: Deadline | str | None = None       # armed when applied (CLEAR to clear)
+    on_next: Deadline | None = None              # what the next attempt waits for when this fails one
+    inline_return: bool | str = False            # the webhook answering this gives the caller its next document
+                                                 # ('message': the deployment's default last resort says one)
+    leg: LegChange | None = None
+    forward_only: bool = False
+    require_outcome: bool = False
+    require_field: tuple[str, str] | None = None
+    ignore_caller: bool = False                  # apply even if the caller has hung up
+    after_finish: bool = False                   # bookkeeping on a finished transfer (never its outcome)
+
+    def to_json(self, now: str, now_ts: float) -> str:
+        sources = list(self.sources) if self.sources is not None else None
+        target = self.to
+        if self.after_finish and (target or self.outcome):
+            raise ValueError("a change after the finish may not move the status or set the outcome")
+        if isinstance(target, TransferStatus):
+            if not self.forward_only:    # a forward-only move simply does not happen from later statuses
+                check_move(sources or [], target)
+            target = target.value
+        deadline = self.deadline.to_json() if isinstance(self.deadline, Deadline) else self.deadline
+        event = {"at": now, **self.event} if self.event else None
+        return json.dumps({
+            "now": now, "now_ts": now_ts, "event_id": self.event_id, "attempt": self.attempt,
+            "from": [s.value for s in sources] if sources is not None else None, "to": target,
+            "outcome": self.outcome.value if self.outcome else None, "detail": self.detail,
+            "fields": {k: str(v) for k, v in (self.fields or {}).items()} or None,
+            "caller": self.caller.value if self.caller else None, "deadline": deadline,
+            "on_next": self.on_next.to_json() if self.on_next else None, "inline_return": self.inline_return,
+            "leg": self.leg.to_json() if self.leg else None, "forward_only": self.forward_only,
+            "require_outcome": self.require_outcome,
+            "require_field": list(self.require_field) if self.require_field else None,
+            "ignore_caller": self.ignore_caller, "after_finish": self.after_finish, "event": event,
+        }, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a transition answered: whether it applied, what follows, and the transfer after it."""
+
+    verdict: str        # applied | duplicate | stale | refused | missing | caller-gone
+    next: str           # '' | 'next' (a fallback attempt is due) | 'finished' | 'bridge-leg-ended' | a leg state
+    transfer: Transfer | None
 
     @property
     def applied(self) -> bool:
         return self.verdict == "applied"
 
+    @property
+    def finished(self) -> bool:
+        return self.next == "finished"
+
     @classmethod
-    def parse(cls, raw: list) -> "TransitionResult":
+    def parse(cls, raw: list) -> "Result":
         verdict, nxt, *flat = [_decode(v) for v in raw]
-        record = TransferRecord(_pairs(flat)) if flat else None
-        return cls(verdict=verdict, next=nxt, transfer=record)
+        return cls(verdict=verdict, next=nxt, transfer=Transfer.parse(_pairs(flat)) if flat else None)
 
 
 @dataclass(frozen=True)
 class CreateResult:
-    """What the create script answered: created, idempotent (a retry), conflict or no-call."""
+    """What the create script answered: created, idempotent, idempotency-mismatch, conflict, no-call, call-ended."""
 
     verdict: str
-    transfer_id: str
-
-
-class _Script:
-    """A Lua script with the shared prelude, run with EVALSHA; reloaded if Redis forgot it."""
-
-    def __init__(self, name: str):
-        prelude = (_LUA_DIR / "common.lua").read_text()
-        self.source = prelude + "\n" + (_LUA_DIR / f"{name}.lua").read_text()
-        import hashlib
-
-        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+    detail: str          # the transfer id, or the call's status for call-ended
 
 
 @dataclass
@@ -136,11 +158,23 @@ class Batch:
     def add(self, parser: Callable[[Any], Any] = lambda raw: raw) -> None:
         self.parsers.append(parser)
 
+    def pad(self) -> None:
+        """Align the parsers with commands added by others (RQ adds a varying number)."""
+        for _ in range(max(0, len(self.pipe.command_stack) - len(self.parsers))):
+            self.add()
+
+
+class _Script:
+    def __init__(self, name: str):
+        prelude = (_LUA_DIR / "common.lua").read_text() if name != "claim" else ""
+        self.source = prelude + "\n" + (_LUA_DIR / f"{name}.lua").read_text()
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+
 
 class Store:
     """Calls and transfers in Redis, under one key prefix, with TTLs on everything."""
 
-    _SCRIPT_NAMES = ("create", "transition", "leg", "call_ended")
+    _SCRIPT_NAMES = ("create", "transition", "call_ended", "claim")
 
     def __init__(self, connection: redis.Redis, *, keys: Keys, ttl: int = DEFAULT_TTL):
         if ttl <= 0:
@@ -152,29 +186,24 @@ class Store:
 
     # -- plumbing -------------------------------------------------------------------------------
     def load_scripts(self) -> None:
-        """Register the Lua scripts with Redis (done once at start-up and after a NOSCRIPT)."""
+        """Register the Lua scripts with Redis (at start-up, and again after a restart forgot them)."""
         for script in self._scripts.values():
             self.redis.script_load(script.source)
 
-    def _evalsha(self, target, name: str, keys: list[str], args: list) -> Any:
-        script = self._scripts[name]
-        return target.evalsha(script.sha, len(keys), *keys, *args)
-
     def batch(self) -> Batch:
-        """A pipeline to group a transition with an RQ enqueue in one round trip."""
+        """A MULTI pipeline to group a transition with RQ enqueues in one round trip."""
         pipe = self.redis.pipeline(transaction=True)
-        # Explicit MULTI up front: RQ's enqueue(pipeline=...) calls multi() itself unless it is set.
-        pipe.multi()
+        pipe.multi()   # explicit: RQ's enqueue(pipeline=...) calls multi() itself unless it is set
         return Batch(pipe=pipe)
 
     def execute(self, batch: Batch) -> list:
         """Send the batch; reload scripts and resend once if Redis had forgotten them."""
+        batch.pad()
         saved = list(batch.pipe.command_stack)
         for attempt in (1, 2):
             replies = batch.pipe.execute(raise_on_error=False)
-            if any(isinstance(r, redis.exceptions.NoScriptError) for r in replies) and attempt == 1:
-                # Redis restarted or SCRIPT FLUSH: the jobs queued alongside are idempotent, so
-                # sending the batch again is safe.
+            if attempt == 1 and any(isinstance(r, redis.exceptions.NoScriptError) for r in replies):
+                # Redis restarted or SCRIPT FLUSH: nothing in the batch ran (MULTI), so resend it.
                 self.load_scripts()
                 batch.pipe.multi()
                 batch.pipe.command_stack = list(saved)
@@ -186,46 +215,43 @@ class Store:
         return [parse(raw) for parse, raw in zip(batch.parsers, replies)]
 
     def _run(self, name: str, keys: list[str], args: list, parse: Callable, batch: Batch | None):
+        sha = self._scripts[name].sha
         if batch is not None:
-            self._evalsha(batch.pipe, name, keys, args)
+            batch.pad()
+            batch.pipe.evalsha(sha, len(keys), *keys, *args)
             batch.add(parse)
             return None
         try:
-            return parse(self._evalsha(self.redis, name, keys, args))
+            return parse(self.redis.evalsha(sha, len(keys), *keys, *args))
         except redis.exceptions.NoScriptError:
             self.load_scripts()
-            return parse(self._evalsha(self.redis, name, keys, args))
+            return parse(self.redis.evalsha(sha, len(keys), *keys, *args))
 
     # -- calls ----------------------------------------------------------------------------------
-    def record_call(self, call_sid: str, fields: Mapping[str, str], *, batch: Batch | None = None) -> None:
-        """Create or update what we know of a call."""
-        target = batch.pipe if batch is not None else self.redis.pipeline(transaction=False)
+    def record_call(self, call_sid: str, fields: Mapping[str, str]) -> None:
+        """Create or update what we know of a call (one round trip)."""
         key = self.keys.call(call_sid)
-        target.hset(key, mapping={k: v for k, v in fields.items() if v is not None})
-        target.expire(key, self.ttl)
-        if batch is not None:
-            batch.add()
-            batch.add()
-        else:
-            target.execute()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping={k: v for k, v in fields.items() if v is not None})
+        pipe.expire(key, self.ttl)
+        pipe.execute()
 
     def get_call(self, call_sid: str) -> dict[str, str] | None:
         """The call's hash, or None if unknown."""
         data = self.redis.hgetall(self.keys.call(call_sid))
         return {_decode(k): _decode(v) for k, v in data.items()} or None
 
-    def call_context(self, call_sid: str, *, idempotency_key: str | None = None) -> CallContext:
-        """The call, its transfer in flight, its variables and an earlier Idempotency-Key's transfer."""
+    def call_context(self, call_sid: str, *, idempotency_key: str | None = None):
+        """The call, its transfer in flight, its variables and an Idempotency-Key's record, in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.call(call_sid))
         pipe.get(self.keys.call_active(call_sid))
         pipe.hgetall(self.keys.call_variables(call_sid))
-        pipe.get(self.keys.idempotency(idempotency_key or "-"))
+        pipe.hgetall(self.keys.idempotency(idempotency_key or "-"))
         call, active, variables, idempotent = pipe.execute()
-        return CallContext(call={_decode(k): _decode(v) for k, v in call.items()} or None,
-                           active_transfer_id=_decode(active),
-                           variables={_decode(k): _decode(v) for k, v in variables.items()},
-                           idempotent_transfer_id=_decode(idempotent) if idempotency_key else None)
+        return ({_decode(k): _decode(v) for k, v in call.items()} or None, _decode(active),
+                {_decode(k): _decode(v) for k, v in variables.items()},
+                _pairs([x for kv in idempotent.items() for x in kv]) if idempotency_key else {})
 
     def call_transfer_ids(self, call_sid: str) -> list[str]:
         """Ids of the call's transfers, oldest first."""
@@ -246,74 +272,43 @@ class Store:
         """Variables set for the call earlier (empty when none)."""
         return {_decode(k): _decode(v) for k, v in self.redis.hgetall(self.keys.call_variables(call_sid)).items()}
 
+    def call_ended(self, call_sid: str, *, call_status: str) -> str | None:
+        """Record the end of the caller's call; returns its transfer in flight (now due), if any."""
+        keys = [self.keys.call(call_sid), self.keys.call_active(call_sid), self.keys.deadlines()]
+        raw = self._run("call_ended", keys, [call_status, utc_now_iso(), self.ttl, f"{time.time():.3f}"],
+                        lambda r: [_decode(x) for x in r], None)
+        return raw[1] or None
+
     # -- transfers ------------------------------------------------------------------------------
-    def create_transfer(self, fields: Mapping[str, str], *, event: Mapping, idempotency_key: str | None,
-                        require_call: bool = True) -> CreateResult:
-        """Store a new transfer atomically unless it is a retry or another is in flight."""
+    def create_transfer(self, fields: Mapping[str, Any], *, event: Mapping, idempotency_key: str | None,
+                        fingerprint: str, deadline: Deadline, batch: Batch | None = None) -> CreateResult | None:
+        """Store a new transfer, with its first deadline, unless it is a retry or not allowed now."""
         transfer_id, call_sid = fields["id"], fields["call_sid"]
         keys = [self.keys.call(call_sid), self.keys.call_active(call_sid),
                 self.keys.idempotency(idempotency_key or "-"), self.keys.transfer(transfer_id),
-                self.keys.timeline(transfer_id), self.keys.call_transfers(call_sid)]
+                self.keys.timeline(transfer_id), self.keys.call_transfers(call_sid), self.keys.deadlines()]
         flat: list[str] = []
         for k, v in fields.items():
             flat += [k, str(v)]
-        args = [transfer_id, self.ttl, _event_json(event, utc_now_iso()), "1" if idempotency_key else "0",
-                "1" if require_call else "0", IDEMPOTENCY_TTL, *flat]
-        raw = self._run("create", keys, args, lambda r: [_decode(x) for x in r], None)
-        return CreateResult(verdict=raw[0], transfer_id=raw[1])
-
-    def transition(self, transfer_id: str, *, allowed_from: Iterable[TransferStatus] | str, to: str = "",
-                   outcome: Outcome | None = None, detail: str = "", event: Mapping | None = None,
-                   event_id: str = "", attempt: int | None = None, fields: Mapping[str, str] | None = None,
-                   require_outcome: bool = False, batch: Batch | None = None) -> TransitionResult | None:
-        """Apply one event atomically (see lua/transition.lua); returns None when batched."""
-        if not isinstance(allowed_from, str):
-            allowed_from = list(allowed_from)
-            _check_moves(allowed_from, to)
-        allowed = allowed_from if isinstance(allowed_from, str) else " ".join(s.value for s in allowed_from)
-        keys = [self.keys.transfer(transfer_id), self.keys.timeline(transfer_id), self.keys.seen(transfer_id)]
         now = utc_now_iso()
-        flat: list[str] = []
-        for k, v in (fields or {}).items():
-            flat += [k, str(v)]
-        event_json = _event_json(event, now)
-        args = [event_id, "" if attempt is None else str(attempt), allowed, to,
-                outcome.value if outcome else "", detail, event_json, self.ttl, now,
-                "require-outcome" if require_outcome else "", *flat]
-        return self._run("transition", keys, args, _logged(transfer_id, event_json), batch)
+        args = [transfer_id, self.ttl, json.dumps({"at": now, **event}, separators=(",", ":")),
+                fingerprint if idempotency_key else "", IDEMPOTENCY_TTL, deadline.kind.value,
+                f"{time.time() + deadline.after:.3f}", *flat]
+        return self._run("create", keys, args, lambda r: CreateResult(*[_decode(x) for x in r]), batch)
 
-    def leg_event(self, transfer_id: str, *, attempt: int, leg_sid: str, state: str, outcome: Outcome | None = None,
-                  detail: str = "", event: Mapping | None = None, event_id: str = "", status: str = "",
-                  require_leg_state: str = "", outcome_if_answered: Outcome | None = None,
-                  batch: Batch | None = None) -> TransitionResult | None:
-        """Record a recipient leg's progress; the last leg of an attempt ending fails the attempt."""
-        keys = [self.keys.transfer(transfer_id), self.keys.timeline(transfer_id), self.keys.seen(transfer_id),
-                self.keys.legs(transfer_id)]
-        now = utc_now_iso()
-        event_json = _event_json(event, now)
-        args = [event_id, str(attempt), leg_sid, state, outcome.value if outcome else "", detail,
-                event_json, self.ttl, now, status, require_leg_state,
-                outcome_if_answered.value if outcome_if_answered else ""]
-        return self._run("leg", keys, args, _logged(transfer_id, event_json), batch)
+    def apply(self, transfer_id: str, call_sid: str, change: Change, *, batch: Batch | None = None) -> Result | None:
+        """Apply one change atomically (lua/transition.lua); returns None when batched."""
+        now, now_ts = utc_now_iso(), time.time()
+        spec = change.to_json(now, now_ts)
+        return self._run("transition", self.keys.transfer_keys(transfer_id, call_sid), [spec, self.ttl],
+                         _logged(transfer_id, change), batch)
 
-    def call_ended(self, call_sid: str, *, call_status: str) -> TransitionResult:
-        """The caller's call ended: cancel its transfer in flight, or complete a bridged one."""
-        now = utc_now_iso()
-        keys = [self.keys.call(call_sid), self.keys.call_active(call_sid)]
-        args = [call_status, now, self.ttl, self.keys.transfer("{id}"), self.keys.timeline("{id}"),
-                _event_json({"event": "caller-hung-up", "call_status": call_status}, now)]
-        return self._run("call_ended", keys, args, TransitionResult.parse, None)
-
-    def claim(self, transfer_id: str, what: str) -> bool:
-        """Atomically claim a one-off action on a transfer (e.g. its last resort); True only once."""
-        return bool(self.redis.hsetnx(self.keys.transfer(transfer_id), f"claimed_{what}", utc_now_iso()))
-
-    def get_transfer(self, transfer_id: str) -> TransferRecord | None:
+    def get_transfer(self, transfer_id: str) -> Transfer | None:
         """The transfer, or None if unknown (or expired)."""
         data = self.redis.hgetall(self.keys.transfer(transfer_id))
-        return TransferRecord({_decode(k): _decode(v) for k, v in data.items()}) if data else None
+        return Transfer.parse({_decode(k): _decode(v) for k, v in data.items()}) if data else None
 
-    def get_transfer_with_timeline(self, transfer_id: str) -> tuple[TransferRecord | None, list[dict]]:
+    def get_transfer_with_timeline(self, transfer_id: str) -> tuple[Transfer | None, list[dict]]:
         """The transfer and its timeline in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.transfer(transfer_id))
@@ -321,56 +316,57 @@ class Store:
         data, timeline = pipe.execute()
         if not data:
             return None, []
-        record = TransferRecord({_decode(k): _decode(v) for k, v in data.items()})
-        return record, [json.loads(_decode(item)) for item in timeline]
+        return Transfer.parse(_pairs([x for kv in data.items() for x in kv])), \
+            [json.loads(_decode(item)) for item in timeline]
 
-    def legs(self, transfer_id: str) -> dict[str, tuple[int, str]]:
+    def legs(self, transfer_id: str) -> dict[str, tuple[int, LegState]]:
         """Recipient legs of the transfer: call SID -> (attempt, state)."""
         result = {}
         for sid, value in self.redis.hgetall(self.keys.legs(transfer_id)).items():
             attempt, _, state = _decode(value).partition(":")
-            result[_decode(sid)] = (int(attempt), state)
+            result[_decode(sid)] = (int(attempt), LegState(state))
         return result
 
-    def append_event(self, transfer_id: str, event: Mapping) -> None:
-        """Append a timeline event that changes no state (e.g. 'returned-to-agent')."""
+    def append_event(self, transfer_id: str, event: Mapping, *, batch: Batch | None = None) -> None:
+        """Append a timeline event that changes no state (e.g. 'voicemail-recorded')."""
         key = self.keys.timeline(transfer_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.rpush(key, _event_json(event, utc_now_iso()))
-        pipe.expire(key, self.ttl)
-        pipe.execute()
+        target = batch.pipe if batch is not None else self.redis.pipeline(transaction=False)
+        target.rpush(key, json.dumps({"at": utc_now_iso(), **event}, separators=(",", ":")))
+        target.expire(key, self.ttl)
+        if batch is None:
+            target.execute()
+
+    # -- deadlines ------------------------------------------------------------------------------
+    def claim_deadlines(self, *, lease: float, limit: int = 200) -> list[str]:
+        """Transfers whose deadline has passed, each leased to this caller for `lease` seconds."""
+        return self._run("claim", [self.keys.deadlines()], [f"{time.time():.3f}", lease, limit],
+                         lambda r: [_decode(x) for x in r], None)
+
+    def overdue(self, *, slack: float) -> int:
+        """How many deadlines passed more than `slack` seconds ago (health: is anyone sweeping?)."""
+        return int(self.redis.zcount(self.keys.deadlines(), "-inf", time.time() - slack))
+
+    def heartbeat(self, name: str) -> None:
+        """A sweeper says it is alive."""
+        self.redis.zadd(self.keys.sweepers(), {name: time.time()})
+
+    def last_heartbeat(self) -> tuple[str, float] | None:
+        """The most recent sweeper heartbeat: (name, epoch seconds)."""
+        newest = self.redis.zrevrange(self.keys.sweepers(), 0, 0, withscores=True)
+        return (_decode(newest[0][0]), float(newest[0][1])) if newest else None
 
 
-def _check_moves(sources: list[TransferStatus], to: str) -> None:
-    """Refuse, as a programming error, a transition the state machine does not allow."""
-    if to in ("", "fail-attempt"):
-        target = TransferStatus.DIALING if to == "fail-attempt" else None
-    else:
-        target = TransferStatus(to)
-    for source in sources:
-        allowed = TRANSITIONS[source] | ({TransferStatus.COMPLETED} if to == "fail-attempt" else set())
-        if target is not None and target is not source and target not in allowed:
-            raise ValueError(f"transition {source.value} -> {target.value} is not in handoff.state.TRANSITIONS")
-
-
-def _logged(transfer_id: str, event_json: str) -> Callable[[list], TransitionResult]:
+def _logged(transfer_id: str, change: Change) -> Callable[[list], Result]:
     """Parse a script's reply and log the applied event as one structured line."""
 
-    def parse(raw: list) -> TransitionResult:
-        result = TransitionResult.parse(raw)
-        if event_json and result.applied:
-            timeline_log.info('{"transfer":"%s",%s', transfer_id, event_json[1:])
-            if result.next == "finished" and result.transfer is not None:
+    def parse(raw: list) -> Result:
+        result = Result.parse(raw)
+        if result.verdict in ("applied", "caller-gone") and change.event:
+            timeline_log.info(json.dumps({"transfer": transfer_id, **change.event}, default=str))
+            if result.finished and result.transfer is not None:
                 timeline_log.info(json.dumps({"transfer": transfer_id, "event": "completed",
-                                              "at": result.transfer.fields.get("finished_at"),
                                               "outcome": result.transfer.fields.get("outcome"),
-                                              "detail": result.transfer.fields.get("outcome_detail")}))
+                                              "detail": result.transfer.outcome_detail}))
         return result
 
     return parse
-
-
-def _event_json(event: Mapping | None, now: str) -> str:
-    if not event:
-        return ""
-    return json.dumps({"at": now, **event}, separators=(",", ":"))

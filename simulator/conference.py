@@ -3,6 +3,7 @@
 import time
 
 from simulator import twiml
+from simulator.delivery import send_callback
 from simulator.engine import AUDIO_SUFFIXES, DEFAULT_WAIT_MUSIC
 from simulator.model import Participant, rfc2822, API_VERSION
 from simulator.twiml import boolean, text
@@ -48,17 +49,13 @@ def conference_event(sim, conf, event, participant=None, **extra):
             sim.event(call, "conference-event", event=event, conference=conf.friendly_name)
     if not conf.status_callback or EVENT_GROUP.get(event) not in conf.status_callback_events:
         return
-    url, method = conf.status_callback, conf.status_callback_method
-
-    def send():
-        result = sim.webhooks.request(url, params, method=method)
-        owner = sim.calls.get(participant.call_sid) if participant else None
-        if owner is not None:
-            sim.event(owner, "conference-callback", **result.to_event())
-        if not result.ok:
-            sim.record_error(owner, result.error_code, result.error_message, url)
-
-    sim.sender.submit(conf.sid, send)
+    owner = sim.calls.get(participant.call_sid) if participant else None
+    # Fault rules match the calls an event is about: its participant, else everyone in the conference.
+    sids = [participant.call_sid] if participant else \
+        [p.call_sid for p in list(conf.participants.values())] + [extra.get("CallSidEndingConference")]
+    about = [sim.calls.get(sid) for sid in sids if sid]
+    send_callback(sim, conf.sid, conf.status_callback, params, method=conf.status_callback_method,
+                  calls=about, owner=owner, event_type="conference-callback")
 
 
 def configure_callbacks(conf, url, method, events):
@@ -302,7 +299,7 @@ def _play_loop(runner, url, method, until, *, default_music=True):
             elif url.lower().split("?")[0].endswith(AUDIO_SUFFIXES):
                 runner.listen("music", sim.settings.play_seconds, until, url=url)
             else:
-                root = _fetch_wait_twiml(runner, url, method)
+                root = _fetch_wait_twiml(runner, url, method, until)
                 if root is None:
                     runner.listen("silence", None, until)
                     continue
@@ -331,9 +328,11 @@ def _play_loop(runner, url, method, until, *, default_music=True):
         runner.hold_token = None
 
 
-def _fetch_wait_twiml(runner, url, method):
+def _fetch_wait_twiml(runner, url, method, until):
     sim, call = runner.sim, runner.call
-    result = sim.webhooks.request(url, sim.call_params(call), method=method or "POST")
+    result = runner.request_document(url, sim.call_params(call), method or "POST", until=until)
+    if result is None:  # dropped or delayed past the end of the wait
+        return None
     sim.event(call, "webhook", **result.to_event())
     if not result.ok:
         sim.record_error(call, result.error_code, result.error_message, url)

@@ -5,6 +5,7 @@ import json
 from flask import Blueprint, Response, current_app, request
 
 from simulator.core import SimError
+from simulator.faults import FaultError
 from simulator.rest import check_auth
 
 bp = Blueprint("sim_control", __name__, url_prefix="/sim")
@@ -156,8 +157,32 @@ def get_settings():
     return _json(_sim().settings.as_dict())
 
 
+@bp.post("/faults")
+def add_faults():
+    """Add one fault rule, or {"rules": [...]}; answers the stored rules with their ids."""
+    body = request.get_json(silent=True)
+    try:
+        rules = _sim().faults.add(body)
+    except FaultError as exc:
+        raise SimError(20001, str(exc), 400) from None
+    return _json({"rules": rules}, 201)
+
+
+@bp.get("/faults")
+def list_faults():
+    """The fault rules and every time one fired."""
+    return _json(_sim().faults.snapshot())
+
+
+@bp.delete("/faults")
+def clear_faults():
+    """Forget every fault rule and hit."""
+    _sim().faults.clear()
+    return Response(status=204)
+
+
 @bp.post("/reset")
 def reset():
-    """Forget calls, conferences, messages, errors and requests (personas and numbers stay)."""
+    """Forget calls, conferences, messages, errors, requests and fault rules (personas and numbers stay)."""
     _sim().reset()
     return _json({"reset": True})

@@ -1,9 +1,12 @@
 """The Simulator: holds every call, conference, message, persona and number, and their operations."""
 
 import json
+import random
 import threading
 import time
 
+from simulator.delivery import send_callback
+from simulator.faults import Faults
 from simulator.model import Call, Conference, FINAL_STATUSES, API_VERSION, rfc2822
 from simulator.parties import Persona, NumberConfig, normalize_address, load_file
 from simulator.scheduler import Scheduler
@@ -47,6 +50,8 @@ class Simulator:
         self.webhooks = WebhookClient(auth_token, lambda: self.settings.webhook_timeout)
         self.sender = OrderedSender()
         self.scheduler = Scheduler()
+        self.faults = Faults()
+        self.random = random.Random()
         for p in personas:
             self.add_persona(p)
         for n in numbers:
@@ -108,9 +113,11 @@ class Simulator:
         return entry
 
     def log_request(self, method, path, params):
-        """Remember a REST request the service sent."""
+        """Remember a REST request the service sent; returns the entry."""
+        entry = {"method": method, "path": path, "params": params, "time": time.time()}
         with self.lock:
-            self.request_log.append({"method": method, "path": path, "params": params, "time": time.time()})
+            self.request_log.append(entry)
+        return entry
 
     # ----- calls ------------------------------------------------------------------------------
     def new_call(self, **kwargs):
@@ -188,15 +195,8 @@ class Simulator:
         if event == "completed":
             params["CallDuration"] = str(call.duration())
             params["Duration"] = str((call.duration() + 59) // 60)  # billed minutes
-        url, method = call.status_callback, call.status_callback_method
-
-        def send():
-            result = self.webhooks.request(url, params, method=method)
-            self.event(call, "status-callback", **result.to_event())
-            if not result.ok:
-                self.record_error(call, result.error_code, result.error_message, url)
-
-        self.sender.submit(call.sid, send)
+        send_callback(self, call.sid, call.status_callback, params, method=call.status_callback_method,
+                      calls=[call], owner=call)
 
     def hangup(self, sid, *, by="party", status="completed"):
         """End a call: the party hangs up, or the API completes/cancels it."""
@@ -323,7 +323,7 @@ class Simulator:
 
     # ----- control -----------------------------------------------------------------------------
     def reset(self):
-        """Hang up every live call and forget calls, conferences, messages, errors and requests."""
+        """Hang up every live call; forget calls, conferences, messages, errors, requests and fault rules."""
         with self.lock:
             live = [c.sid for c in self.calls.values() if not c.ended]
         for sid in live:
@@ -334,6 +334,7 @@ class Simulator:
             self.messages.clear()
             self.error_log.clear()
             self.request_log.clear()
+        self.faults.clear()
 
     def shutdown(self):
         """Stop background threads and hang up live calls."""

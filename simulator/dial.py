@@ -3,6 +3,8 @@
 import time
 from urllib.parse import parse_qsl
 
+from simulator import amd
+from simulator.delivery import request_ignoring_answer
 from simulator.engine import Hangup, Redirected
 from simulator.parties import is_dialable
 from simulator.twiml import boolean, integer, text
@@ -46,12 +48,9 @@ def start_leg(runner, noun, address, *, caller_id, timeout):
     sim.event(leg, "dialed", by=parent.sid, noun=noun.tag, to=sip_uri, sip_headers=headers,
               sip_username=noun.get("username"))
     sim.event(parent, "dial-leg", leg=leg.sid, to=sip_uri, noun=noun.tag)
-    amd = {}
-    if noun.get("machineDetection"):
-        amd = {"mode": noun.get("machineDetection"), "async": True,
-               "callback": runner.absolute(noun.get("amdStatusCallback")), "callback_method": noun.get("amdStatusCallbackMethod")}
+    detection = amd.twiml_options(noun, runner.absolute)
     whisper = (runner.absolute(noun.get("url")), noun.get("method") or "POST") if noun.get("url") else None
-    sim.start(leg, "dial-leg", ring_timeout=timeout, whisper=whisper, amd=amd,
+    sim.start(leg, "dial-leg", ring_timeout=timeout, whisper=whisper, amd=detection,
               send_digits=noun.get("sendDigits"))
     return leg
 
@@ -118,8 +117,7 @@ def dial(runner, el):
                       "DialBridged": "true" if winner else "false"}
             if legs:
                 params["DialCallSid"] = (winner or legs[-1]).sid
-            result_ = sim.webhooks.request(runner.absolute(el.get("action")), params, method=el.get("method") or "POST")
-            sim.event(call, "webhook", **result_.to_event())
+            request_ignoring_answer(sim, call, runner.absolute(el.get("action")), params, el.get("method") or "POST")
         raise
     finally:
         with call.cv:

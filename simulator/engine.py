@@ -115,6 +115,7 @@ class CallRunner(threading.Thread):
         if not self.ring():
             return
         self.detect_machine()
+        self.route_digits()
         call = self.call
         source = ("twiml", call.twiml) if call.twiml else ("url", call.url, call.method)
         self.run_documents(source)
@@ -183,61 +184,17 @@ class CallRunner(threading.Thread):
 
     def detect_machine(self):
         """Answering machine detection (MachineDetection / AsyncAmd, machineDetection on <Number>)."""
-        mode = self.amd.get("mode")
-        if not mode:
-            return
-        persona = self.call.persona
-        settings = self.sim.settings
-        kind = persona.kind if persona else "human"
-        if kind in ("voicemail", "ivr"):
-            # DetectMessageEnd waits for the beep after the greeting; Enable reports as soon as it decides.
-            if mode == "DetectMessageEnd" and kind == "voicemail":
-                answered_by, seconds = "machine_end_beep", persona.greeting_seconds
-            else:
-                answered_by, seconds = "machine_start", settings.amd_seconds
-        elif kind == "fax":
-            answered_by, seconds = "fax", settings.amd_seconds
-        else:
-            answered_by, seconds = "human", settings.amd_seconds
-        if self.amd.get("async"):
-            def report():
-                with self.call.cv:
-                    self.call.answered_by = answered_by
-                if not self.call.ended:
-                    self.amd_callback(answered_by, seconds)
-            self.sim.scheduler.after(seconds, report)
-            return
-        self.wait(seconds)
-        with self.call.cv:
-            self.call.answered_by = answered_by
-            self.call.amd_duration_ms = int(seconds * 1000)
-        self.sim.event(self.call, "amd", answered_by=answered_by, seconds=seconds)
-        if self.amd.get("callback"):
-            self.amd_callback(answered_by, seconds)
+        from simulator import amd
 
-    def amd_callback(self, answered_by, seconds):
-        """Send the async AMD result to its callback URL."""
-        url = self.amd.get("callback")
-        if not url:
-            return
-        params = {"AccountSid": self.call.account_sid, "CallSid": self.call.sid, "AnsweredBy": answered_by,
-                  "MachineDetectionDuration": str(int(seconds * 1000))}
-        method = self.amd.get("callback_method") or "POST"
-        sim, call = self.sim, self.call
-
-        def send():
-            result = sim.webhooks.request(url, params, method=method)
-            sim.event(call, "amd-callback", **result.to_event())
-
-        sim.sender.submit(call.sid, send)
+        amd.detect(self)
 
     def route_digits(self):
-        """sendDigits on a dialed leg: an IVR persona routes the call to the extension dialed."""
+        """sendDigits (a dialed leg, or calls.create SendDigits): an IVR persona routes to the extension dialed."""
         digits = self.send_digits
         if not digits:
             return
         self.sim.event(self.call, "send-digits", digits=digits)
-        self.wait(0.5 * digits.count("w") + 0.001)  # 'w' is a half-second pause, as in Twilio
+        self.wait(0.5 * digits.count("w") + digits.count("W") + 0.001)  # 'w' pauses 0.5 s, 'W' 1 s (Twilio)
         persona = self.call.persona
         dialed = digits.replace("w", "").replace("W", "")
         if persona and persona.kind == "ivr" and dialed in persona.extensions:
@@ -287,7 +244,7 @@ class CallRunner(threading.Thread):
         url = urljoin(self.doc_url, url) if self.doc_url else url
         params = self.sim.call_params(call)
         params.update(extra or {})
-        result = self.sim.webhooks.request(url, params, method=method)
+        result = self.request_document(url, params, method)
         self.sim.event(call, "webhook", **result.to_event())
         self.check()
         code, message = result.error_code, result.error_message
@@ -313,6 +270,30 @@ class CallRunner(threading.Thread):
             return self.fetch(("url", call.fallback_url, call.fallback_method), extra=fb_extra, use_fallback=False)
         self.application_error()
         return None
+
+    def request_document(self, url, params, method, *, until=None):
+        """Request a TwiML document, subject to the webhook fault rules; None if `until` ended the wait.
+
+        drop: the request is never delivered and the call hears silence until it is redirected or hung up
+        (or `until` holds); delay: it is made `seconds` later; duplicate: it is made once more `seconds`
+        later and that answer is ignored.
+        """
+        from simulator.delivery import send_copy
+
+        sim, call = self.sim, self.call
+        rule = sim.faults.match_webhook(url, kind="document", params=params, calls=[call])
+        if rule is not None:
+            action = rule["action"]
+            sim.event(call, "webhook-" + {"drop": "dropped", "delay": "delayed", "duplicate": "duplicated"}[action],
+                      url=url, rule=rule["id"], seconds=rule["seconds"])
+            if action in ("drop", "delay"):
+                self.set_activity("waiting-for-document")
+                if self.listen("silence", None if action == "drop" else rule["seconds"], until):
+                    return None
+        result = sim.webhooks.request(url, params, method=method)
+        if rule is not None and rule["action"] == "duplicate":
+            send_copy(sim, call, url, params, method, rule["seconds"])
+        return result
 
     def parse(self, text, *, url):
         """Parse a document and remember its URL for relative actions."""

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
 KINDS = ("human", "no-answer", "busy", "unreachable", "voicemail", "fax", "ivr")
+# AnsweredBy values Twilio's answering machine detection reports.
+ANSWERED_BY = ("human", "machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other",
+               "fax", "unknown")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -45,6 +48,8 @@ class Persona:
     hangup_on_hold_after: float = None
     extensions: dict = field(default_factory=dict)
     greeting_seconds: float = 3.0
+    detected_as: str = None          # forces the AMD verdict (e.g. "unknown", or "human" for a fooling box)
+    detection_seconds: float = None  # how long AMD takes on this party (default: settings.amd_seconds)
 
     @classmethod
     def from_dict(cls, data):
@@ -61,6 +66,19 @@ class Persona:
         if persona.press is not None:
             persona.press = str(persona.press)
         persona.extensions = {str(k): str(v) for k, v in (persona.extensions or {}).items()}
+        if persona.detected_as is not None and persona.detected_as not in ANSWERED_BY:
+            raise ValueError(f"unknown detected_as {persona.detected_as!r} (one of {', '.join(ANSWERED_BY)})")
+        for name in ("answer_after", "press_after", "hangup_after", "hangup_on_hold_after", "greeting_seconds",
+                     "detection_seconds"):
+            value = getattr(persona, name)
+            if value is not None:
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"persona key {name!r} must be a number of seconds, got {value!r}") from None
+                if value < 0:
+                    raise ValueError(f"persona key {name!r} must be >= 0, got {value}")
+                setattr(persona, name, value)
         return persona
 
     def to_dict(self):

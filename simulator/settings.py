@@ -14,6 +14,8 @@ class SimSettings:
     amd_seconds: float = 1.0
     ring_seconds_default: float = 1.0
     rest_latency: float = 0.0
+    callback_delay: float = 0.0
+    callback_jitter: float = 0.0
     strict: bool = True
 
     def update(self, values):
@@ -22,7 +24,10 @@ class SimSettings:
         for name, value in (values or {}).items():
             if name not in known:
                 raise ValueError(f"unknown setting {name!r}")
-            setattr(self, name, _convert(value, getattr(self, name)))
+            value = _convert(value, getattr(self, name))
+            if not isinstance(value, bool) and value < 0:
+                raise ValueError(f"setting {name!r} must be >= 0, got {value}")
+            setattr(self, name, value)
         return self
 
     def as_dict(self):

@@ -110,8 +110,20 @@ class SimClient:
             return self._req("GET", "/settings")
         return self._req("POST", "/settings", changes)
 
+    def add_fault(self, **rule):
+        """Install a fault rule (see README: webhook drop/delay/duplicate, REST errors); returns it with its id."""
+        return self._req("POST", "/faults", rule)["rules"][0]
+
+    def faults(self):
+        """{"rules": [...], "hits": [...]}: the installed rules and every time one fired."""
+        return self._req("GET", "/faults")
+
+    def clear_faults(self):
+        """Remove every fault rule and forget the hits."""
+        self._req("DELETE", "/faults")
+
     def reset(self):
-        """Forget calls, conferences, messages, errors and requests."""
+        """Forget calls, conferences, messages, errors, requests and fault rules."""
         return self._req("POST", "/reset")
 
     def wait_for(self, predicate, timeout=10, interval=0.02, message=None):

@@ -3,6 +3,7 @@
 import time
 from urllib.parse import urljoin
 
+from simulator.delivery import request_ignoring_answer
 from simulator.twiml import boolean, integer, text
 from simulator.engine import Hangup
 
@@ -190,8 +191,7 @@ def verb_refer(runner, el):
         extra = {"ReferCallStatus": status, "ReferSipResponseCode": code}
         if status == "completed":
             url = urljoin(runner.doc_url, el.get("action")) if runner.doc_url else el.get("action")
-            result = sim.webhooks.request(url, {**sim.call_params(call), **extra}, method=el.get("method") or "POST")
-            sim.event(call, "webhook", **result.to_event())
+            request_ignoring_answer(sim, call, url, {**sim.call_params(call), **extra}, el.get("method") or "POST")
         else:
             runner.action(el.get("action"), el.get("method"), extra)
     if status == "completed":

@@ -6,6 +6,8 @@ from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from .common import clean
+
 
 def agent_connect(*, kind: str, url: str, action_url: str, parameters: Mapping[str, str] | None = None,
                   message: str | None = None) -> str:
@@ -16,8 +18,8 @@ def agent_connect(*, kind: str, url: str, action_url: str, parameters: Mapping[s
     """
     response = VoiceResponse()
     if message:
-        response.say(message)
-    params = {k: str(v) for k, v in (parameters or {}).items() if v is not None and v != ""}
+        response.say(clean(message))
+    params = {k: clean(v) for k, v in (parameters or {}).items() if v is not None and v != ""}
     if kind == "twiml":
         joiner = "&" if "?" in url else "?"
         response.redirect(f"{url}{joiner}{urlencode(params)}" if params else url, method="POST")
@@ -30,12 +32,20 @@ def agent_connect(*, kind: str, url: str, action_url: str, parameters: Mapping[s
     return str(response)
 
 
-def agent_hold(*, message: str, music_url: str | None) -> str:
-    """What the caller hears while a worker prepares a transfer (dynamic destinations)."""
+def hold_audio(*, music_url: str | None, message: str | None, announcement: str | None = None,
+               again_url: str | None = None) -> str:
+    """A waiting caller's audio, looped without end: the transfer's deadlines decide when it stops."""
     response = VoiceResponse()
-    response.say(message)
+    if announcement:
+        response.say(clean(announcement))
     if music_url:
         response.play(music_url, loop=0)
+    elif message:
+        response.say(clean(message), loop=0)
     else:
+        # Chosen silence: a conference replays its waitUrl by itself; elsewhere the document asks
+        # for itself again, so the call never ends for lack of audio.
         response.pause(length=60)
+        if again_url:
+            response.redirect(again_url, method="POST")
     return str(response)

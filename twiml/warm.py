@@ -1,7 +1,9 @@
-"""Warm (attended) transfer documents: the caller's conference, hold audio, the recipient's whisper."""
+"""Warm (attended) transfer documents: the caller's conference, the recipient's consent and whisper."""
 from __future__ import annotations
 
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from .common import clean
 
 CONFERENCE_EVENTS = "start end join leave"
 
@@ -11,7 +13,7 @@ def caller_conference(*, room: str, wait_url: str, action_url: str, status_callb
     """Put the caller in the transfer's conference, hearing hold audio until the recipient joins."""
     response = VoiceResponse()
     if announcement:
-        response.say(announcement)
+        response.say(clean(announcement))
     dial = Dial(action=action_url, method="POST")
     # The caller does not start the conference: the wait audio plays until the recipient joins.
     # endConferenceOnExit: a caller who hangs up takes the conference (and the recipient) down.
@@ -23,23 +25,14 @@ def caller_conference(*, room: str, wait_url: str, action_url: str, status_callb
     return str(response)
 
 
-def hold_audio(*, music_url: str | None, message: str | None) -> str:
-    """The conference waitUrl document: looped music, a repeated message, or silence."""
+def consent_prompt(*, text: str, key: str, action_url: str, timeout: int) -> str:
+    """A neutral prompt, twice: only a key press proves a person is there (no caller content)."""
     response = VoiceResponse()
-    if music_url:
-        response.play(music_url, loop=0)
-    elif message:
-        response.say(message, loop=0)
-    else:
-        # Silence is normally an empty waitUrl (see handoff.transfers); this is the same for a URL.
-        response.pause(length=60)
-    return str(response)
-
-
-def leg_awaiting_detection(*, seconds: int) -> str:
-    """A recipient leg that answered: silence while answering-machine detection decides."""
-    response = VoiceResponse()
-    response.pause(length=max(1, seconds))
+    for _ in range(2):
+        gather = Gather(num_digits=1, timeout=timeout, action=action_url, method="POST", finish_on_key="")
+        gather.say(clean(text.format(key=key)))
+        response.append(gather)
+    response.redirect(action_url, method="POST")    # nothing pressed: tell the service, which moves on
     return str(response)
 
 
@@ -49,10 +42,9 @@ def whisper_prompt(*, whisper: str, accept_key: str, decline_key: str, key_actio
     prompt = f"Press {accept_key} to accept the call, or {decline_key} to decline."
     response = VoiceResponse()
     for round_no in range(2):
-        gather = Gather(num_digits=1, timeout=timeout, action=key_action_url, method="POST",
-                        finish_on_key="")
-        if round_no == 0:
-            gather.say(whisper)
+        gather = Gather(num_digits=1, timeout=timeout, action=key_action_url, method="POST", finish_on_key="")
+        if round_no == 0 and whisper:
+            gather.say(clean(whisper))
         gather.say(prompt)
         response.append(gather)
     # Nothing pressed after two prompts: tell the service (no Digits) so it can move on.
@@ -64,18 +56,10 @@ def join_conference(*, room: str, status_callback_url: str, announcement: str | 
     """The accepting recipient joins; the caller is bridged the moment they do."""
     response = VoiceResponse()
     if announcement:
-        response.say(announcement)
+        response.say(clean(announcement))
     dial = Dial()
     dial.conference(room, start_conference_on_enter=True, end_conference_on_exit=True, beep=False,
                     participant_label="recipient", status_callback=status_callback_url,
                     status_callback_event=CONFERENCE_EVENTS, status_callback_method="POST")
     response.append(dial)
-    return str(response)
-
-
-def taken_elsewhere() -> str:
-    """A parallel-group leg that accepted too late."""
-    response = VoiceResponse()
-    response.say("This call has already been answered by a colleague. Goodbye.")
-    response.hangup()
     return str(response)

@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from dotenv import load_dotenv
 
+import twiml
 from handoff.config import Config
 from handoff.runtime import Runtime, build_runtime
 
@@ -14,7 +15,7 @@ from handoff.runtime import Runtime, build_runtime
 def runtime() -> Runtime:
     """This worker process's runtime, built on first use (one Twilio client per process)."""
     load_dotenv()
-    built = build_runtime(Config.from_env(os.environ))
+    built = build_runtime(Config.from_env(os.environ), render=twiml.render)
     if built.routing is not None:
         from handoff.routing import watch
 
@@ -23,46 +24,16 @@ def runtime() -> Runtime:
     return built
 
 
-def start_transfer(transfer_id: str) -> None:
-    """Move the caller (cold dial, conference or other agent) and dial the first attempt."""
-    runtime().service.run_start(transfer_id)
+def advance(transfer_id: str) -> None:
+    """Act on the transfer's deadline if it has passed: start, dial, time out, or return the caller."""
+    runtime().lifecycle.advance(transfer_id)
 
 
-def dial_attempt(transfer_id: str, attempt: int) -> None:
-    """Dial every target of a warm attempt."""
-    runtime().service.run_dial_attempt(transfer_id, attempt)
-
-
-def after_attempt(transfer_id: str, attempt: int) -> None:
-    """After a failed attempt: the next one, or the last resort."""
-    runtime().service.run_after_attempt(transfer_id, attempt)
-
-
-def ring_timeout(transfer_id: str, attempt: int) -> None:
-    """Timer: nobody answered the attempt in time."""
-    runtime().service.run_ring_timeout(transfer_id, attempt)
-
-
-def leg_timeout(transfer_id: str, attempt: int, leg_sid: str, stage: str) -> None:
-    """Timer: a leg stuck in human detection or without a key press."""
-    runtime().service.run_leg_timeout(transfer_id, attempt, leg_sid, stage)
-
-
-def whisper_leg(transfer_id: str, attempt: int, leg_sid: str) -> None:
-    """Send a leg answered by a human to the whisper."""
-    runtime().service.run_whisper_leg(transfer_id, attempt, leg_sid)
-
-
-def drop_leg(transfer_id: str, attempt: int, leg_sid: str) -> None:
-    """Hang up one leg (a machine answered)."""
-    runtime().service.run_drop_leg(transfer_id, attempt, leg_sid)
-
-
-def end_legs(transfer_id: str, keep: str = "") -> None:
-    """End every open leg except the one that accepted."""
-    runtime().service.run_end_legs(transfer_id, keep)
+def end_legs(transfer_id: str) -> None:
+    """End every open leg except the one the record says accepted."""
+    runtime().lifecycle.end_legs(transfer_id)
 
 
 def announce(transfer_id: str, conference_sid: str) -> None:
     """Play the bridge announcement to both sides."""
-    runtime().service.run_announce(transfer_id, conference_sid)
+    runtime().warm.announce(transfer_id, conference_sid)

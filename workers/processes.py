@@ -1,41 +1,28 @@
-"""The two kinds of worker-side process `python -m workers` starts (importable, so spawn can pickle them)."""
+"""The worker process class `python -m workers` runs in its pool: an RQ worker plus a deadline sweeper."""
 from __future__ import annotations
 
-import time
+import logging
 
-import redis
-from rq import Queue, SimpleWorker
+from rq import SimpleWorker
 
-from handoff.config import Config
-from handoff.keys import Keys
+log = logging.getLogger("handoff.worker")
 
 
-def _connection(config: Config):
-    # RQ blocks on BLPOP for up to its dequeue timeout: no socket timeout on the worker's client.
-    options = {"ssl_cert_reqs": "none"} if config.redis_url.startswith("rediss://") and not config.redis_tls_verify else {}
-    return redis.Redis.from_url(config.redis_url, **options)
+class HandoffWorker(SimpleWorker):
+    """SimpleWorker (no fork per job: one Twilio client, and its pooled connections, per process)
+    that also runs the deadline sweeper in a thread, so every live worker is also a timer and a
+    dead one is replaced, timer included, by RQ's WorkerPool."""
 
+    def work(self, *args, **kwargs):
+        from handoff.transfer.recovery import Sweeper
+        from workers.jobs import runtime
 
-def run_worker(config: Config, *, burst: bool = False) -> None:
-    """One worker process on the transfers queue."""
-    connection = _connection(config)
-    queue = Queue(Keys(config.key_prefix).queue_name(), connection=connection)
-    SimpleWorker([queue], connection=connection).work(burst=burst, with_scheduler=False, logging_level="WARNING")
-
-
-def run_scheduler(config: Config) -> None:
-    """The timer process: moves due timeouts and retries onto the queue."""
-    from workers.scheduler import PreciseScheduler
-
-    connection = _connection(config)
-    queue = Queue(Keys(config.key_prefix).queue_name(), connection=connection)
-    scheduler = PreciseScheduler([queue], connection=connection, logging_level="WARNING")
-    # Only one scheduler per queue runs at a time; others wait for the lock to come free.
-    while True:
-        scheduler.acquire_locks()
-        if scheduler.acquired_locks:
-            scheduler.work()
-            return
-        time.sleep(1)
-
-
+        built = runtime()
+        sweeper = Sweeper(built.store, built.jobs, name=self.name)
+        sweeper.start_thread()
+        kwargs["with_scheduler"] = False     # deadlines are ours (handoff.transfer.recovery), not RQ's
+        kwargs.setdefault("logging_level", "WARNING")
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            sweeper.stop()

@@ -103,4 +103,4 @@ def resolve(router, name: str, *, context: Mapping, timeout: float | None = None
         target = parse_raw_target(destination, router.allow_list)
     except DestinationError as exc:
         raise RoutingError(f"{what}: webhook answered {destination!r}, refused: {exc.reason}", field="to") from None
-    return Target(kind=target.kind, address=target.address, recipient=name)
+    return Target(kind=target.kind, address=target.address, recipient=name, send_digits=target.send_digits)

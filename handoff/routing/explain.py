@@ -44,9 +44,10 @@ def explain(router, *, variables: Mapping, call_variables: Mapping = {}, now: da
     "skipped"), steps, settings, last_resort, reasons.
     """
     out: dict = {}
-    result = {"to": to, "at": _now(now).isoformat(), "ok": True, "error": None}
+    result = {"to": to, "at": now.isoformat() if now else None, "ok": True, "error": None}
     plan = None
     try:
+        result["at"] = _now(now).isoformat()
         plan, _ = router._plan(to, variables, call_variables, now, None, out=out)
     except RoutingError as exc:
         result.update(ok=False, error=exc.as_dict())

@@ -11,11 +11,30 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
+# datetime spans years 1..9999: keep a year's margin so that any zone's offset, and a rotation's
+# shift start (at most 366 days back), stay representable.
+EARLIEST = datetime(2, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9998, 12, 31, tzinfo=timezone.utc)
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_ALIASES = {d: i for i, d in enumerate(DAYS)}
 _DAY_ALIASES.update({
     "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
 })
+
+
+def check_instant(value: datetime) -> datetime:
+    """`value` (naive = UTC) if hours, rules and rotations can evaluate it; raises ValueError otherwise."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    try:
+        utc = value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"{value.isoformat()} is out of range: give a time between "
+                         f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC)")
+    return value
 
 
 def parse_days(value) -> frozenset[int]:
@@ -52,6 +71,8 @@ def _day(name: str) -> int:
 
 def parse_clock(value) -> time:
     """'09:00' -> time(9, 0); '24:00' -> time.max (end of day)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a time of day (HH:MM)")
     if isinstance(value, int):  # YAML 1.1 reads 09:00 unquoted as sexagesimal minutes
         value = f"{value // 60:02d}:{value % 60:02d}"
     text = str(value).strip()

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 
 from ..destinations import (AllowList, DestinationError, check_client, check_sip_uri, parse_e164,
-                            parse_raw_target)
+                            parse_raw_target, send_digits)
 from ..targets import DeliverySettings, Plan, Step, Target, TargetKind
 from .errors import RoutingError
+from .hours import check_instant
 from .model import LAST_RESORT, Config, Group, Recipient, Rotation, Rule
 from .rules import evaluate_rule
 from .schema import delivery_settings, load_config
@@ -20,9 +21,13 @@ MASK = "***"
 
 
 def _now(now: datetime | None) -> datetime:
+    """`now` as an aware datetime (naive = UTC); RoutingError(field="at") when out of range."""
     if now is None:
         return datetime.now(timezone.utc)
-    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    try:
+        return check_instant(now)
+    except ValueError as exc:
+        raise RoutingError(str(exc), field="at") from None
 
 
 class _Build:
@@ -255,8 +260,13 @@ class Router:
                 raise RoutingError(f"{to!r} is not a configured recipient, group or rule "
                                    f"(known: {known}) and not an allowed phone number", field="to") from None
             build.add(Step(targets=(target,)), None)
-            build.reached.append({"name": None, "type": "number", "address": target.address})
-            build.reasons.append(f"requested: raw number {target.address} (allowed by TRANSFER_ALLOWED_PREFIXES)")
+            reached = {"name": None, "type": "number", "address": target.address}
+            if target.send_digits:
+                reached["send_digits"] = target.send_digits
+            build.reached.append(reached)
+            build.reasons.append(f"requested: raw number {target.address}"
+                                 + (f" then extension digits {target.send_digits}" if target.send_digits else "")
+                                 + " (allowed by TRANSFER_ALLOWED_PREFIXES)")
         settings = self._settings(build, scope, mode)
         return Plan(steps=tuple(build.steps), settings=settings, reasons=tuple(build.reasons)), (build, traces, now, scope)
 
@@ -303,7 +313,7 @@ class Router:
             digits = None
             if r.extension:
                 ext = scope.bind(r.extension, kind="extension", what=f"{what} extension", recipient_fixed=fixed)
-                digits = ext if ext[:1] in ("w", "W") else f"ww{ext}"
+                digits = send_digits(ext)
             return Target(kind=TargetKind.NUMBER, address=e164, recipient=r.name, send_digits=digits)
         if r.type == "sip":
             uri = scope.bind(r.sip_uri, kind="sip_uri", what=f"{what} SIP URI", recipient_fixed=fixed)
@@ -353,9 +363,11 @@ class Router:
 
     # -- tools ----------------------------------------------------------------------------------
     def tools(self, format: str = "openai", *, base_url: str | None = None,
-              static_parameters: Mapping[str, str] | None = None):
+              static_parameters: Mapping[str, str] | None = None, auth: str = "placeholder",
+              token: str | None = None):
         from .tools import render
-        return render(self, format, base_url=base_url, static_parameters=static_parameters)
+        return render(self, format, base_url=base_url, static_parameters=static_parameters, auth=auth,
+                      token=token)
 
 
 def load_router(path: str | os.PathLike, allow_list: AllowList | None = None) -> Router:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from ..destinations import DestinationError, check_client, check_sip_uri, parse_e164
+from ..destinations import DestinationError, check_client, check_sip_uri, parse_e164, parse_number
 from ..targets import DeliverySettings, LastResort
 from .errors import RoutingError
 from .hours import Closure, Hours, Window, parse_clock, parse_days
@@ -250,7 +250,13 @@ def _check_address(kind: str, data: dict) -> None:
 
     if kind == "number":
         if static(data["number"]):
-            data["number"] = parse_e164(data["number"])
+            data["number"], extension = parse_number(data["number"])
+            if extension is not None:
+                # "+14155550140;ext=204" is the number plus its extension: dial it, never drop it.
+                if data.get("extension") is not None:
+                    raise ValidationError(f"the number already has extension {extension!r}; give it once",
+                                          "extension")
+                data["extension"] = extension
         elif not re.fullmatch(r"\+?[0-9]*(<[A-Za-z_][A-Za-z0-9_.\-]*>[0-9]*)+", data["number"]):
             raise DestinationError(data["number"], "a number template is '+', digits and <placeholders>")
         ext = data.get("extension")

@@ -3,6 +3,11 @@
 One tool (default name `transfer_call`) with three parameters: `destination` (an enum of the
 exposed recipient, group, rotation and rule names, plus "auto" when rules exist), `reason` and
 `summary`. Formats: openai, anthropic, ultravox, json-schema.
+
+Authentication: the tool endpoint takes `Authorization: Bearer <API_TOKEN>`. Ultravox calls it
+itself, so its definition carries the requirement in Ultravox's own terms (requirements.
+httpSecurityOptions with an httpAuth "Bearer" scheme, satisfied by the selected tool's
+authTokens); with openai, anthropic and json-schema your code makes the call and sends the header.
 """
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ from collections.abc import Mapping
 from .errors import RoutingError
 
 FORMATS = ("openai", "anthropic", "ultravox", "json-schema")
+AUTH_MODES = ("placeholder", "token", "none")
+AUTH_KEY = "handoffApiToken"          # the name tying Ultravox's requirement to its authTokens entry
+AUTH_PLACEHOLDER = "<API_TOKEN>"
 TOOL_PATH = "/api/tools/transfer_call"
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
@@ -68,8 +76,20 @@ def parameters_schema(router) -> dict:
     }
 
 
+def _ultravox_auth(auth: str, token: str | None) -> tuple[dict | None, dict | None]:
+    """(requirements, authTokens) for Ultravox: the tool demands `Authorization: Bearer <token>`."""
+    if auth == "none":
+        return None, None
+    if auth == "token" and not token:
+        raise RoutingError("auth=token needs the request's bearer token", field="auth")
+    requirements = {"httpSecurityOptions": {"options": [
+        {"requirements": {AUTH_KEY: {"httpAuth": {"scheme": "Bearer"}}}}]}}
+    return requirements, {AUTH_KEY: token if auth == "token" else AUTH_PLACEHOLDER}
+
+
 def render(router, format: str = "openai", *, base_url: str | None = None,
-           static_parameters: Mapping[str, str] | None = None):
+           static_parameters: Mapping[str, str] | None = None, auth: str = "placeholder",
+           token: str | None = None):
     """The tool definitions in `format`; raises RoutingError(field="format") for an unknown one.
 
     openai -> [{"type": "function", "function": {name, description, parameters}}]
@@ -79,12 +99,16 @@ def render(router, format: str = "openai", *, base_url: str | None = None,
     json-schema -> the bare parameters JSON Schema (draft 2020-12) with title and description
     `base_url` is the service's public URL (ultravox calls the tool endpoint there);
     `static_parameters` (e.g. {"call_sid": "CA..."}) are sent by Ultravox on every invocation.
+    `auth` (ultravox): "placeholder" puts "<API_TOKEN>" in authTokens for you to replace, "token"
+    puts `token` there, "none" leaves authentication out; raises RoutingError(field="auth").
     """
     fmt = (format or "").strip().lower().replace("_", "-")
     if fmt == "jsonschema":
         fmt = "json-schema"
     if fmt not in FORMATS:
         raise RoutingError(f"unknown tool format {format!r}: use one of {', '.join(FORMATS)}", field="format")
+    if auth not in AUTH_MODES:
+        raise RoutingError(f"unknown auth {auth!r}: use one of {', '.join(AUTH_MODES)}", field="auth")
     cfg = router.config
     name = cfg.tool_name
     description = cfg.tool_description or DEFAULT_DESCRIPTION
@@ -113,4 +137,9 @@ def render(router, format: str = "openai", *, base_url: str | None = None,
     if static_parameters:
         tool["staticParameters"] = [{"name": k, "location": "PARAMETER_LOCATION_BODY", "value": v}
                                     for k, v in static_parameters.items()]
-    return [{"temporaryTool": tool}]
+    requirements, tokens = _ultravox_auth(auth, token)
+    entry: dict = {"temporaryTool": tool}
+    if requirements:
+        tool["requirements"] = requirements
+        entry["authTokens"] = tokens
+    return [entry]

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 
 import phonenumbers
 
+from ..placeholders import PLACEHOLDER_RE, RUNTIME_PLACEHOLDERS
 from .errors import RoutingError
 
-PLACEHOLDER_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_.\-]*)>")
+__all__ = ["PLACEHOLDER_RE", "RUNTIME_PLACEHOLDERS", "SAFE", "Scope", "caller_country", "placeholders"]
 
 # What a bound value may contain, per field kind. None = anything printable.
 SAFE = {
@@ -27,11 +28,6 @@ SAFE = {
     "sip_header": re.compile(r"^[^\x00-\x1f\x7f]{0,256}$"),
     "text": re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f]{0,2000}$"),
 }
-
-# Placeholders the service fills at transfer time in whisper / summary prompt templates;
-# left untouched there when not bound.
-RUNTIME_PLACEHOLDERS = frozenset({"summary", "reason", "caller", "caller_name", "recipient",
-                                  "transcript", "agent", "call_sid"})
 
 
 def placeholders(text: str | None) -> list[str]:

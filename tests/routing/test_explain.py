@@ -46,3 +46,28 @@ def test_explain_named_destination(router):
     out = router.explain(variables={}, to="oncall", now=ny(2026, 3, 11, 12))
     assert out["rules"] == [] and out["recipients"][0]["name"] == "bob"
     assert any("override" in r for r in out["reasons"])
+
+
+def test_explain_out_of_range_instants_name_at_instead_of_overflowing(router):
+    from datetime import datetime, timedelta, timezone
+
+    edges = [datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), datetime(1, 1, 1, 0, 30),
+             datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5))),
+             datetime(9999, 12, 31, 12, tzinfo=timezone.utc)]
+    for at in edges:
+        for to in ("auto", "oncall", "billing"):
+            out = router.explain(variables={"account_id": "A123"}, now=at, to=to)
+            json.dumps(out)
+            assert out["ok"] is False and out["error"]["field"] == "at", (at, to, out["error"])
+            assert "out of range" in out["error"]["message"]
+
+
+def test_rotation_and_hours_work_at_the_far_ends_of_the_range(router):
+    from datetime import datetime, timezone
+
+    from handoff.routing.hours import EARLIEST, LATEST
+
+    for at in (EARLIEST, LATEST, datetime(2, 1, 1, 0, 0, 1, tzinfo=timezone.utc)):
+        for to in ("auto", "oncall", "billing", "team"):
+            out = router.explain(variables={"account_id": "A123"}, now=at, to=to)
+            assert out["error"] is None or out["error"]["field"] != "at", (at, to, out["error"])

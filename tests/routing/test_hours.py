@@ -76,3 +76,20 @@ def test_yaml_sexagesimal_times(write):
     """)
     hours = load_router(path).config.recipients["a"].hours
     assert hours.windows[0].start.hour == 8 and hours.windows[0].end.hour == 17
+
+
+def test_check_instant_refuses_what_zones_cannot_represent():
+    from datetime import datetime, timedelta, timezone
+
+    import pytest
+
+    from handoff.routing.hours import EARLIEST, LATEST, check_instant, parse_clock
+
+    assert check_instant(EARLIEST) == EARLIEST and check_instant(LATEST) == LATEST
+    assert check_instant(datetime(2026, 3, 9, 10)).tzinfo is timezone.utc        # naive = UTC
+    for bad in (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), datetime(1, 6, 1),
+                datetime(9999, 12, 31, 20, tzinfo=timezone(timedelta(hours=-5)))):
+        with pytest.raises(ValueError, match="out of range"):
+            check_instant(bad)
+    with pytest.raises(ValueError):
+        parse_clock(True)          # YAML `from: yes` is not 00:01

@@ -95,3 +95,20 @@ def test_hidden_recipients_not_offered(write):
     assert tool["name"] == "handoff" and tool["description"] == "Connect the caller to a person."
     assert tool["input_schema"]["properties"]["destination"]["enum"] == ["a"]     # no rules -> no "auto"
     assert "speaks en, fr" in tool["input_schema"]["properties"]["destination"]["description"]
+
+
+def test_ultravox_auth_modes(router):
+    (entry,) = router.tools("ultravox", base_url="https://h.example.com")
+    options = entry["temporaryTool"]["requirements"]["httpSecurityOptions"]["options"]
+    assert options == [{"requirements": {"handoffApiToken": {"httpAuth": {"scheme": "Bearer"}}}}]
+    assert entry["authTokens"] == {"handoffApiToken": "<API_TOKEN>"}
+    (entry,) = router.tools("ultravox", auth="token", token="secret-token-123456")
+    assert entry["authTokens"] == {"handoffApiToken": "secret-token-123456"}
+    (entry,) = router.tools("ultravox", auth="none")
+    assert entry == {"temporaryTool": entry["temporaryTool"]} and "requirements" not in entry["temporaryTool"]
+    for bad in ({"auth": "basic"}, {"auth": "token"}):       # unknown mode; token mode without a token
+        with pytest.raises(RoutingError) as err:
+            router.tools("ultravox", **bad)
+        assert err.value.field == "auth"
+    # The other formats are called by the integrator's own code: their definitions stay platform-pure.
+    assert "requirements" not in json.dumps(router.tools("openai"))

@@ -149,3 +149,19 @@ def test_explain_rejects_unknown_fields_and_bad_variables(rapi):
     assert response.status_code == 422 and "variables" in response.get_json()["error"]["fields"]
     response = rapi("post", "/api/routing/explain", data=json.dumps([1]), content_type="application/json")
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+05:00", "0001-01-01T00:00:00+00:00",
+                                "0001-01-01T23:59:59-00:30", "9999-12-31T23:59:59-05:00",
+                                "9999-12-31T20:00:00+00:00", "9999-12-31T23:59:59.999999-23:59"])
+def test_explain_at_the_edges_of_the_calendar_is_422_naming_at(rapi, at):
+    response = rapi("post", "/api/routing/explain", json={"at": at})
+    assert response.status_code == 422, response.get_data(as_text=True)
+    error = response.get_json()["error"]
+    assert set(error["fields"]) == {"at"} and "out of range" in error["fields"]["at"][0]
+
+
+def test_explain_far_but_representable_times_still_explain(rapi):
+    for at in ("0002-01-02T00:00:00+14:00", "9998-12-30T00:00:00-12:00"):
+        response = rapi("post", "/api/routing/explain", json={"at": at, "to": "general"})
+        assert response.status_code == 200, response.get_data(as_text=True)

@@ -75,7 +75,7 @@ def test_anthropic_shape(rapi):
 
 def test_ultravox_temporary_tool_shape(rapi, service_env):
     body = rapi("get", "/api/tools?format=ultravox").get_json()
-    assert isinstance(body, list) and len(body) == 1 and set(body[0]) == {"temporaryTool"}
+    assert isinstance(body, list) and len(body) == 1 and set(body[0]) == {"temporaryTool", "authTokens"}
     tool = body[0]["temporaryTool"]
     assert tool["modelToolName"] == "transfer_call" and tool["description"].strip()
     assert tool["http"] == {"baseUrlPattern": service_env["PUBLIC_BASE_URL"] + "/api/tools/transfer_call",
@@ -119,3 +119,43 @@ def test_tools_of_the_fixture_file_have_no_auto_without_rules(api):
     Draft202012Validator.check_schema(schema)
     assert "auto" not in schema["properties"]["destination"]["enum"]
     assert "billing" in schema["properties"]["destination"]["enum"]
+
+
+def test_ultravox_tool_requires_bearer_auth_with_a_placeholder_by_default(rapi, service_env):
+    response = rapi("get", "/api/tools?format=ultravox")
+    (entry,) = response.get_json()
+    requirement = entry["temporaryTool"]["requirements"]["httpSecurityOptions"]["options"][0]["requirements"]
+    assert requirement == {"handoffApiToken": {"httpAuth": {"scheme": "Bearer"}}}
+    assert entry["authTokens"] == {"handoffApiToken": "<API_TOKEN>"}
+    for token in service_env["API_TOKEN"].split(","):          # no configured token leaks unasked
+        assert token not in response.get_data(as_text=True)
+
+
+def test_ultravox_tool_with_auth_token_carries_the_requests_own_token_only(routing_app, service_env):
+    first, second = service_env["API_TOKEN"].split(",")
+    client = routing_app.test_client()
+    response = client.get("/api/tools?format=ultravox&auth=token", headers={"Authorization": f"Bearer {second}"})
+    (entry,) = response.get_json()
+    assert entry["authTokens"] == {"handoffApiToken": second}
+    assert first not in response.get_data(as_text=True)
+    # What Ultravox then sends (Authorization: <scheme> <authTokens value>) is accepted.
+    scheme = entry["temporaryTool"]["requirements"]["httpSecurityOptions"]["options"][0]["requirements"][
+        "handoffApiToken"]["httpAuth"]["scheme"]
+    call = client.post(entry["temporaryTool"]["http"]["baseUrlPattern"].removeprefix(service_env["PUBLIC_BASE_URL"]),
+                       json={}, headers={"Authorization": f"{scheme} {entry['authTokens']['handoffApiToken']}"})
+    assert call.status_code == 422 and call.get_json()["field"] == "call_sid"
+
+
+def test_auth_none_and_unknown_auth(rapi):
+    (entry,) = rapi("get", "/api/tools?format=ultravox&auth=none").get_json()
+    assert set(entry) == {"temporaryTool"} and "requirements" not in entry["temporaryTool"]
+    response = rapi("get", "/api/tools?format=openai&auth=basic")
+    assert response.status_code == 422 and set(response.get_json()["error"]["fields"]) == {"auth"}
+
+
+@pytest.mark.parametrize("fmt", ["openai", "anthropic", "json-schema"])
+def test_other_formats_say_how_to_authenticate(rapi, service_env, fmt):
+    response = rapi("get", f"/api/tools?format={fmt}")
+    assert response.headers["X-Handoff-Tool-Auth"] == (
+        f"POST {service_env['PUBLIC_BASE_URL']}/api/tools/transfer_call with Authorization: Bearer <API_TOKEN>")
+    assert "API_TOKEN" not in response.get_data(as_text=True)

@@ -49,7 +49,8 @@ def test_unknown_hidden_or_raw_destinations_are_refused_with_a_sentence(phone, r
                     json={"call_sid": caller, "destination": destination, "reason": "x"})
     assert response.status_code == 422
     body = response.get_json()
-    assert body["ok"] is False and body["error"] == "transfer_refused" and body["field"] == "destination"
+    assert body["ok"] is False and body["error"]["code"] == "transfer_refused" and body["field"] == "destination"
+    assert set(body["error"]["fields"]) == {"destination"}      # the one error shape, plus the sentence
     assert body["result"].startswith("I can't transfer the call to")
     assert "Choose one of: auto, billing" in body["result"]
     assert api("get", f"/api/calls/{caller}").get_json()["transfers"] == []   # nothing was dialed
@@ -60,7 +61,7 @@ def test_unknown_call_is_404_with_a_sentence(rapi):
                     json={"call_sid": UNKNOWN_CALL, "destination": "ra_billing", "reason": "x"})
     assert response.status_code == 404
     body = response.get_json()
-    assert body["ok"] is False and body["error"] == "not_found" and "can't find this call" in body["result"]
+    assert body["ok"] is False and body["error"]["code"] == "not_found" and "can't find this call" in body["result"]
 
 
 def test_missing_arguments_are_422_with_a_sentence(rapi):
@@ -95,7 +96,7 @@ def test_second_transfer_in_flight_is_409_with_a_sentence(sim, phone, rapi, api,
                                                              "reason": "y"})
     assert second.status_code == 409
     body = second.get_json()
-    assert body["ok"] is False and body["error"] == "transfer_in_progress"
+    assert body["ok"] is False and body["error"]["code"] == "transfer_in_progress"
     assert body["transfer_id"] == transfer_id and "already in progress" in body["result"]
     api("post", f"/api/transfers/{transfer_id}/cancel")
     done = wait_transfer(transfer_id)

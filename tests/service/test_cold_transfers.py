@@ -46,7 +46,7 @@ def test_failed_dial_returns_caller_to_agent_with_outcome(kind, behaviour, outco
     call = back_with_agent(sim, caller, outcome)
     assert call["agent"]["parameters"]["transfer_id"] == transfer["id"]
     # Read again: the event is written as the caller is sent back, after the outcome.
-    assert "returned-to-agent" in events(wait_transfer(transfer["id"]))
+    assert "caller-returned" in events(wait_transfer(transfer["id"]))
 
 
 def test_unassigned_number_is_a_connection_error(sim, phone, api, wait_transfer):
@@ -117,7 +117,7 @@ def test_temporary_transfer_returns_caller_when_recipient_hangs_up(sim, phone, a
     assert done["outcome"] == "transfer-success"
     call = back_with_agent(sim, caller, "transfer-success")
     assert call["agent"]["parameters"]["transfer_detail"] == "recipient hung up"
-    assert "returned-to-agent" in events(wait_transfer(transfer["id"]))
+    assert "caller-returned" in events(wait_transfer(transfer["id"]))
 
 
 def test_refer_on_a_sip_call(sim, phone, api, wait_transfer):
@@ -208,13 +208,16 @@ def test_agent_session_ending_without_transfer_hangs_up(sim, phone):
     sim.wait_for(lambda: sim.call(caller)["status"] == "completed", timeout=5)
 
 
-def test_ring_timeout_timer_frees_a_caller_twilio_never_reported(app, sim, phone, api, wait_transfer):
-    """Our own timer (not Twilio's Dial timeout) ends a cold attempt nobody reported on."""
+def test_attempt_deadline_frees_a_caller_twilio_never_reported(sim, phone, api, wait_transfer):
+    """Our own deadline (not Twilio's Dial action) ends a cold attempt nobody reported on."""
     sim.add_persona({"address": "+14155550101", "kind": "no-answer"})
-    caller = phone()
-    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing", "timeout": 60}).get_json()
-    sim.wait_for(lambda: sim.call(caller)["activity"] == "dialing", timeout=5, message="dialing")
-    app.extensions["handoff"].service.run_ring_timeout(transfer["id"], 0)
-    done = wait_transfer(transfer["id"])
-    assert done["outcome"] == "transfer-failed-timeout" and done["outcome_detail"] == "ring timeout"
-    back_with_agent(sim, caller, "transfer-failed-timeout")
+    caller = phone("+14155550177")
+    sim.add_fault(target="webhook", url_contains="/dial-action", action="drop", call_from="+14155550177", times=1)
+    try:
+        transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing", "timeout": 2}).get_json()
+        done = wait_transfer(transfer["id"], timeout=20)
+        assert done["outcome"] == "transfer-failed-timeout" and done["outcome_detail"] == "no answer in time"
+        back_with_agent(sim, caller, "transfer-failed-timeout")
+        assert any(hit["action"] == "drop" for hit in sim.faults()["hits"])
+    finally:
+        sim.clear_faults()

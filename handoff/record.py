@@ -1,0 +1,134 @@
+"""A transfer as stored, decoded once into typed fields, and the plan's (de)serialisation."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+from .state import CallerAt, DeadlineKind, Outcome, TransferMode, TransferStatus
+from .targets import DeliverySettings, LastResort, Plan, Target, TargetKind
+
+
+def target_to_json(target: Target) -> dict:
+    data = asdict(target)
+    data["kind"] = target.kind.value
+    data["sip_headers"] = [list(pair) for pair in target.sip_headers]
+    return data
+
+
+def target_from_json(data: Mapping) -> Target:
+    return Target(kind=TargetKind(data["kind"]), address=data["address"], recipient=data.get("recipient"),
+                  send_digits=data.get("send_digits"), sip_headers=tuple(tuple(p) for p in data.get("sip_headers", ())),
+                  sip_username=data.get("sip_username"), sip_password=data.get("sip_password"))
+
+
+def settings_to_json(settings: DeliverySettings) -> dict:
+    data = asdict(settings)
+    data["last_resort"] = settings.last_resort.value
+    return data
+
+
+def settings_from_json(data: Mapping) -> DeliverySettings:
+    data = dict(data)
+    data["last_resort"] = LastResort(data.get("last_resort", "agent"))
+    known = DeliverySettings.__dataclass_fields__
+    return DeliverySettings(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One numbered attempt of a plan: a step's try, rung alone or in parallel."""
+
+    step: int
+    try_no: int
+    targets: tuple[Target, ...]
+    parallel: bool = False
+    dynamic: str | None = None     # a dynamic recipient still to be resolved (by a worker)
+    delay: float = 0.0             # seconds to wait before dialing it (a retry's interval)
+
+    def to_json(self) -> dict:
+        return {"step": self.step, "try": self.try_no, "parallel": self.parallel, "dynamic": self.dynamic,
+                "delay": self.delay, "targets": [target_to_json(t) for t in self.targets]}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "Attempt":
+        return cls(step=int(data.get("step", 0)), try_no=int(data.get("try", 0)),
+                   targets=tuple(target_from_json(t) for t in data.get("targets", ())),
+                   parallel=bool(data.get("parallel")), dynamic=data.get("dynamic") or None,
+                   delay=float(data.get("delay") or 0))
+
+    def describe(self) -> str:
+        if self.dynamic:
+            return f"dynamic:{self.dynamic}"
+        return ", ".join(t.describe() for t in self.targets)
+
+
+def expand_plan(plan: Plan) -> list[Attempt]:
+    """Flatten a plan into numbered attempts: each retry of a step is an attempt of its own."""
+    return [Attempt(step=index, try_no=try_no, targets=step.targets, parallel=step.parallel, dynamic=step.dynamic,
+                    delay=step.retry_interval if try_no else 0.0)
+            for index, step in enumerate(plan.steps) for try_no in range(1 + max(0, step.retries))]
+
+
+def _json(fields: Mapping[str, str], name: str, default: Any) -> Any:
+    value = fields.get(name)
+    return json.loads(value) if value else default
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Every field of a stored transfer, typed; built once per read (Transfer.parse)."""
+
+    id: str
+    call_sid: str
+    mode: TransferMode
+    status: TransferStatus
+    outcome: Outcome | None
+    outcome_detail: str
+    attempt: int
+    attempts: tuple[Attempt, ...]
+    settings: DeliverySettings
+    caller: CallerAt
+    final: bool
+    refer: bool
+    to: str
+    reason: str
+    summary: str
+    message: str
+    whisper: str
+    caller_id: str
+    via: str
+    variables: dict[str, str]
+    context: dict
+    bridged_leg: str
+    deadline_kind: DeadlineKind | None
+    deadline_at: float | None
+    deadline_seq: int
+    fields: Mapping[str, str] = field(repr=False)
+
+    @classmethod
+    def parse(cls, fields: Mapping[str, str]) -> "Transfer":
+        f = fields
+        kind = f.get("dl_kind")
+        return cls(
+            id=f["id"], call_sid=f["call_sid"], mode=TransferMode(f.get("mode", "cold")),
+            status=TransferStatus(f["status"]), outcome=Outcome(f["outcome"]) if f.get("outcome") else None,
+            outcome_detail=f.get("outcome_detail", ""), attempt=int(f.get("attempt", "0")),
+            attempts=tuple(Attempt.from_json(a) for a in _json(f, "plan", [])),
+            settings=settings_from_json(_json(f, "settings", {})), caller=CallerAt(f.get("caller") or "agent"),
+            final=f.get("final", "1") == "1", refer=f.get("refer") == "1", to=f.get("to", ""),
+            reason=f.get("reason", ""), summary=f.get("summary", ""), message=f.get("message", ""),
+            whisper=f.get("whisper", ""), caller_id=f.get("caller_id", ""), via=f.get("via", "api"),
+            variables=_json(f, "variables", {}), context=_json(f, "context", {}),
+            bridged_leg=f.get("bridged_leg", ""), deadline_kind=DeadlineKind(kind) if kind else None,
+            deadline_at=float(f["dl_at"]) if f.get("dl_at") else None, deadline_seq=int(f.get("dl_seq") or 0),
+            fields=dict(f))
+
+    @property
+    def current(self) -> Attempt:
+        """The attempt the transfer is on."""
+        return self.attempts[min(self.attempt, len(self.attempts) - 1)]
+
+    @property
+    def is_last_attempt(self) -> bool:
+        return self.attempt + 1 >= len(self.attempts)

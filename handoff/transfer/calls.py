@@ -1,0 +1,61 @@
+"""The caller's own call: arriving, ending, and the agent session that may ask for a hand-off."""
+from __future__ import annotations
+
+from ..record import Transfer
+from ..state import CALL_ENDED
+from ..store import utc_now_iso
+from ..transfer_request import TransferRequest
+from . import decisions as d
+from .context import Context
+from .lifecycle import Lifecycle
+from .modes import inline_start
+from .requests import IdempotencyMismatch, Requests, TransferConflict, TransferRefused, UnknownCall
+
+
+class Calls:
+    """Call bookkeeping and the agent's HandoffData."""
+
+    def __init__(self, ctx: Context, lifecycle: Lifecycle, requests: Requests, modes: dict):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.lifecycle = lifecycle
+        self.requests = requests
+        self.modes = modes
+
+    def incoming(self, *, call_sid: str, from_: str, to: str, direction: str | None) -> d.ConnectAgent:
+        """Record a new call and connect the caller to the AI agent."""
+        self.store.record_call(call_sid, {"from": from_, "to": to, "direction": direction or "inbound",
+                                          "sip": "1" if from_.startswith("sip:") else "0", "status": "in-progress",
+                                          "created_at": utc_now_iso()})
+        agent = self.ctx.agent
+        return d.ConnectAgent(agent.kind, agent.url, self.ctx.urls.agent_ended(),
+                              {"call_sid": call_sid, "caller": from_})
+
+    def status(self, *, call_sid: str, status: str) -> None:
+        """A status callback for the caller's call; an ended call cancels its transfer in flight."""
+        if status in CALL_ENDED:
+            self.lifecycle.call_ended(call_sid, status)
+
+    def agent_ended(self, *, call_sid: str, request: TransferRequest | None, invalid: str | None = None) -> d.Decision:
+        """Connect's action: the agent session ended, possibly asking for a transfer (HandoffData)."""
+        if invalid:
+            return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused", detail=invalid)
+        if request is None:
+            return d.Hangup()
+        try:
+            fields, _, digest = self.requests.prepare(call_sid, request, idempotency_key=None, via="handoff")
+        except (TransferRefused, TransferConflict, UnknownCall, IdempotencyMismatch) as exc:
+            return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused",
+                                        detail=getattr(exc, "message", str(exc)))
+        t = Transfer.parse({name: str(value) for name, value in fields.items()})
+        change, decision = inline_start(self.ctx, t, **self.modes)
+        batch = self.store.batch()
+        self.lifecycle.start(fields, event={"event": "requested", "to": request.to, "mode": t.mode.value,
+                                            "via": "handoff", "reason": request.reason},
+                             idempotency_key=None, fingerprint=digest, batch=batch)
+        self.store.apply(t.id, call_sid, change, batch=batch)
+        created = self.store.execute(batch)[0]
+        if created.verdict != "created":
+            return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused",
+                                        detail=f"the transfer could not start ({created.verdict})")
+        return decision

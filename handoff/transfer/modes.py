@@ -1,0 +1,124 @@
+"""What the three modes share: the registry the lifecycle asks, dynamic destinations, and timings."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from ..gateway import GatewayError
+from ..record import Attempt, Transfer, target_to_json
+from ..state import CallerAt, Outcome, TransferMode
+from ..store import Change
+from . import decisions as d
+from .context import Context
+
+if TYPE_CHECKING:
+    from .lifecycle import Lifecycle
+
+log = logging.getLogger("handoff.modes")
+SECONDS_PER_CHAR = 0.08        # how long speech takes, for the deadlines that include a <Say>
+
+
+def speech_seconds(text: str | None) -> float:
+    """How long Twilio takes to say a text, roughly (deadlines only; never exact)."""
+    return len(text or "") * SECONDS_PER_CHAR
+
+
+class Mode(Protocol):
+    def start(self, t: Transfer) -> None: ...
+    def dial(self, t: Transfer) -> None: ...
+    def reconcile(self, t: Transfer) -> bool: ...
+    def caller_document(self, t: Transfer) -> d.Decision: ...
+
+
+class ModeBase:
+    """Helpers every mode uses; the chain itself is the lifecycle's."""
+
+    def __init__(self, ctx: Context, lifecycle: "Lifecycle"):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.lifecycle = lifecycle
+
+    def reconcile(self, t: Transfer) -> bool:
+        """Did the attempt succeed after all, though no callback said so? (Default: no.)"""
+        return False
+
+    def move_caller(self, t: Transfer, decision: d.Decision) -> bool:
+        """Redirect the caller; a failure ends the transfer (cancelled when the caller is gone)."""
+        try:
+            self.ctx.gateway.redirect_call(t.call_sid, twiml=self.ctx.render(decision))
+            return True
+        except GatewayError as exc:
+            gone = exc.call_is_gone
+            self.store.apply(t.id, t.call_sid, Change(
+                event={"event": "caller-not-moved", "error": str(exc), "code": exc.code}, to="completed",
+                outcome=Outcome.CANCELLED if gone else Outcome.CONNECTION_ERROR,
+                detail="the caller's call has ended" if gone else f"could not move the caller: {exc}"))
+            return False
+
+    def resolve(self, t: Transfer) -> Transfer | None:
+        """The current attempt with its dynamic recipient resolved (a remote webhook); None if it failed."""
+        attempt = t.current
+        if not attempt.dynamic:
+            return t
+        router = self.ctx.router()
+        try:
+            if router is None:
+                raise ValueError("no routing configuration loaded")
+            call = self.store.get_call(t.call_sid) or {}
+            target = router.resolve_dynamic(attempt.dynamic, context={
+                "call_sid": t.call_sid, "caller": call.get("from"), "reason": t.reason or None,
+                "variables": {**self.store.get_call_variables(t.call_sid), **t.variables}, "transfer_id": t.id})
+        except Exception as exc:   # RoutingError and anything the webhook did: the fallback handles it
+            self.lifecycle.attempt_failed(t, Outcome.CONNECTION_ERROR, f"dynamic destination {attempt.dynamic}: {exc}",
+                                          {"event": "dynamic-destination-failed", "recipient": attempt.dynamic,
+                                           "error": str(exc)})
+            return None
+        plan = [a.to_json() for a in t.attempts]
+        plan[t.attempt] = {**plan[t.attempt], "dynamic": None, "targets": [target_to_json(target)]}
+        result = self.store.apply(t.id, t.call_sid, Change(
+            event={"event": "dynamic-destination", "recipient": attempt.dynamic, "target": target.describe()},
+            attempt=t.attempt, fields={"plan": json.dumps(plan)}))
+        return result.transfer if result and result.applied else None
+
+
+def describe(attempt: Attempt) -> str:
+    return attempt.describe()
+
+
+class Modes:
+    """The lifecycle's way to the mode of a transfer."""
+
+    def __init__(self, cold: Mode, warm: Mode, agent: Mode):
+        self._by_mode = {TransferMode.COLD: cold, TransferMode.WARM: warm, TransferMode.AGENT: agent}
+
+    def of(self, t: Transfer) -> Mode:
+        return self._by_mode[t.mode]
+
+
+__all__ = ["CallerAt", "Mode", "ModeBase", "Modes", "describe", "speech_seconds"]
+
+
+def inline_start(ctx, t: Transfer, cold, warm, agent) -> tuple[Change, d.Decision]:
+    """A hand-off from HandoffData: the caller has already left the agent, so the first document is
+    answered inline; the change records where the caller is and arms what it waits for."""
+    from ..state import DeadlineKind, TransferStatus
+    from ..store import Deadline
+
+    if t.current.dynamic:
+        # The destination needs a remote lookup, which only a worker may do: hold until then.
+        hold = warm.hold_document(t)
+        return (Change(event={"event": "caller-waiting"}, sources=[TransferStatus.REQUESTED], caller=CallerAt.WAITING),
+                d.HoldAudio(music_url=hold.music_url, message=hold.message,
+                            announcement=t.message or "Please hold while I connect you.",
+                            again_url=ctx.urls.transfer(t.id, "hold", t.call_sid)))
+    if t.mode.is_agent:
+        return agent.handed_off(t), agent.caller_document(t)
+    if t.mode.is_cold:
+        return (Change(event={"event": "dialing", "attempt": 0, "target": t.current.describe(), "refer": t.refer},
+                       event_id="dialing:0", attempt=0, sources=[TransferStatus.REQUESTED], to=TransferStatus.DIALING,
+                       caller=CallerAt.DIAL, deadline=Deadline(DeadlineKind.ATTEMPT, cold.window(t, first=True))),
+                cold.caller_document(t))
+    return (Change(event={"event": "caller-on-hold"}, event_id="caller-on-hold", sources=[TransferStatus.REQUESTED],
+                   to=TransferStatus.DIALING, caller=CallerAt.HOLD, deadline=Deadline(DeadlineKind.DIAL)),
+            warm.caller_document(t))

@@ -1,0 +1,201 @@
+"""A request to transfer a call, validated and planned; then handed to the lifecycle to start."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
+from typing import Mapping
+
+from ..destinations import DestinationError, parse_e164, parse_raw_target
+from ..record import Transfer, expand_plan, settings_to_json
+from ..state import CALL_ENDED, TransferMode, TransferStatus
+from ..store import utc_now_iso
+from ..targets import Plan, Step, TargetKind
+from ..transfer_request import TransferRequest
+from .context import Context
+from .lifecycle import Lifecycle
+
+log = logging.getLogger("handoff.requests")
+
+
+class TransferRefused(Exception):
+    """The request cannot become a transfer; `field` names the offending input (422)."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+class TransferConflict(Exception):
+    """Another transfer is in flight on the call, or the call is over (409)."""
+
+    def __init__(self, message: str, *, transfer_id: str | None = None, call_status: str | None = None):
+        super().__init__(message)
+        self.transfer_id = transfer_id
+        self.call_status = call_status
+
+
+class UnknownCall(Exception):
+    """The call SID is not one Handoff has seen (404)."""
+
+
+class IdempotencyMismatch(Exception):
+    """An Idempotency-Key reused with a different request (422, as payment APIs answer)."""
+
+
+def fingerprint(request: TransferRequest) -> str:
+    """A digest of everything the request asks for (an Idempotency-Key replay must match it)."""
+    return hashlib.sha256(json.dumps(asdict(request), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _new_id() -> str:
+    return "tr_" + secrets.token_hex(12)
+
+
+class Requests:
+    """Validation, routing and idempotency for every way a transfer is asked for (API, tool, HandoffData)."""
+
+    def __init__(self, ctx: Context, lifecycle: Lifecycle):
+        self.ctx = ctx
+        self.store = ctx.store
+        self.lifecycle = lifecycle
+
+    def submit(self, call_sid: str, request: TransferRequest, *, idempotency_key: str | None = None,
+               via: str = "api") -> tuple[Transfer, bool]:
+        """Validate and store a transfer, and queue its start; returns (transfer, created)."""
+        fields, idem, digest = self.prepare(call_sid, request, idempotency_key=idempotency_key, via=via)
+        if isinstance(fields, Transfer):
+            return fields, False
+        batch = self.store.batch()
+        self.lifecycle.start(fields, event=self._event(request, fields, via), idempotency_key=idem,
+                             fingerprint=digest, batch=batch)
+        created = self.store.execute(batch)[0]
+        self._check(created, call_sid)
+        if created.verdict == "idempotent":
+            return self.store.get_transfer(created.detail), False
+        t = Transfer.parse({name: str(value) for name, value in fields.items()})
+        log.info(json.dumps({"event": "transfer-requested", "transfer": t.id, "call": call_sid,
+                             "mode": t.mode.value, "to": request.to, "via": via}))
+        return t, True
+
+    def prepare(self, call_sid: str, request: TransferRequest, *, idempotency_key: str | None, via: str):
+        """Everything up to storing: (fields | the earlier transfer, scoped key, fingerprint)."""
+        idem = f"{call_sid}:{idempotency_key}" if idempotency_key else None
+        digest = fingerprint(request)
+        call, active, variables, earlier = self.store.call_context(call_sid, idempotency_key=idem)
+        if earlier.get("id"):
+            # A retry must not be refused by validation that has since changed: answer it first.
+            if earlier.get("fingerprint") != digest:
+                raise IdempotencyMismatch("this Idempotency-Key was used with a different request")
+            previous = self.store.get_transfer(earlier["id"])
+            if previous is not None:
+                return previous, idem, digest
+        if call is None:
+            raise UnknownCall(call_sid)
+        if call.get("status") in CALL_ENDED:
+            raise TransferConflict(f"the call has ended ({call['status']})", call_status=call["status"])
+        # Answer "one is already in flight" before routing: a routing refusal must not hide the 409.
+        if active:
+            raise TransferConflict(f"transfer {active} is already in flight on this call", transfer_id=active)
+        return self._fields(call_sid, call, request, via=via, call_variables=variables), idem, digest
+
+    def _check(self, created, call_sid: str) -> None:
+        if created.verdict == "idempotency-mismatch":
+            raise IdempotencyMismatch("this Idempotency-Key was used with a different request")
+        if created.verdict == "conflict":
+            raise TransferConflict(f"transfer {created.detail} is already in flight on this call",
+                                   transfer_id=created.detail)
+        if created.verdict == "call-ended":
+            raise TransferConflict(f"the call has ended ({created.detail})", call_status=created.detail)
+        if created.verdict == "no-call":
+            raise UnknownCall(call_sid)
+
+    @staticmethod
+    def _event(request: TransferRequest, fields: Mapping, via: str) -> dict:
+        return {"event": "requested", "to": request.to, "mode": fields["mode"], "via": via,
+                "reason": request.reason}
+
+    # ------------------------------------------------------------------ planning
+    def _plan(self, call: Mapping[str, str], request: TransferRequest, call_variables: Mapping[str, str]) -> Plan:
+        router = self.ctx.router()
+        variables = {str(k): str(v) for k, v in (request.variables or {}).items()}
+        if router is not None:
+            from ..routing import RoutingError   # routing is optional until configured
+
+            call_variables = {"caller": call.get("from", ""), "from": call.get("from", ""),
+                              "to": call.get("to", ""), **call_variables}
+            try:
+                return router.plan(request.to, variables=variables, call_variables=call_variables,
+                                   now=datetime.now(timezone.utc), mode=request.mode)
+            except RoutingError as exc:
+                raise TransferRefused(getattr(exc, "field", None) or "to", getattr(exc, "message", str(exc)))
+        try:
+            target = parse_raw_target(request.to, self.ctx.allow_list)
+        except DestinationError as exc:
+            raise TransferRefused("to", exc.reason) from None
+        return Plan(steps=(Step(targets=(target,)),), reasons=("raw number on the allow-list",))
+
+    def _fields(self, call_sid: str, call: Mapping[str, str], request: TransferRequest, *, via: str,
+                call_variables: Mapping[str, str]) -> dict:
+        plan = self._plan(call, request, call_variables)
+        settings = plan.settings
+        mode = TransferMode(request.mode or settings.mode or "cold")
+        overrides: dict = {"mode": mode.value}
+        if request.message is not None:
+            overrides["message"] = request.message
+        if request.timeout is not None:
+            overrides["timeout"] = request.timeout
+        if request.caller_id is not None:
+            overrides["caller_id"] = request.caller_id
+        settings = replace(settings, **overrides)
+        attempts = expand_plan(plan)
+        kinds = {t.kind for a in attempts for t in a.targets}
+        if request.refer:
+            if call.get("sip") != "1":
+                raise TransferRefused("refer", "SIP REFER is only possible on a call that arrived over SIP")
+            if not mode.is_cold:
+                raise TransferRefused("refer", "SIP REFER is a cold transfer; use mode 'cold'")
+            if kinds - {TargetKind.NUMBER, TargetKind.SIP} or any(a.dynamic for a in attempts):
+                raise TransferRefused("refer", "SIP REFER reaches only numbers and SIP URIs")
+        if not attempts:
+            # Routing found nobody to dial (closed hours, a rule whose fallback is the last resort):
+            # the agent keeps the caller and can say why.
+            why = "; ".join(plan.reasons) or "no recipient matches"
+            raise TransferRefused("to", f"nobody can take this call now ({why})")
+        if mode.is_agent and kinds - {TargetKind.AGENT}:
+            raise TransferRefused("to", "an agent hand-off needs a recipient of type 'agent'")
+        if not mode.is_agent and TargetKind.AGENT in kinds:
+            raise TransferRefused("mode", "this recipient is an AI agent: use mode 'agent'")
+        if mode.is_cold and any(a.parallel for a in attempts):
+            raise TransferRefused("mode", "a parallel group needs a warm transfer (the first to accept wins)")
+        now = utc_now_iso()
+        return {
+            "id": _new_id(), "call_sid": call_sid, "mode": mode.value, "status": TransferStatus.REQUESTED.value,
+            "attempt": 0, "attempts_total": len(attempts), "plan": json.dumps([a.to_json() for a in attempts]),
+            "delays": json.dumps([a.delay for a in attempts]), "caller": "agent",
+            "settings": json.dumps(settings_to_json(settings)), "to": request.to, "reason": request.reason or "",
+            "summary": request.summary or "", "message": settings.message or "",
+            "variables": json.dumps(dict(request.variables or {})), "final": "1" if request.final else "0",
+            "caller_id": self._caller_id(call, settings.caller_id) or "", "refer": "1" if request.refer else "0",
+            "context": json.dumps(dict(request.context or {})), "via": via, "created_at": now, "updated_at": now,
+            "legs_expected": 0, "reasons": json.dumps(list(plan.reasons)),
+        }
+
+    def _caller_id(self, call: Mapping[str, str], policy: str | None) -> str | None:
+        policy = (policy or "agent").strip()
+        if policy == "agent":
+            return self.ctx.caller_id or call.get("to") or None
+        if policy == "caller":
+            return call.get("from") or None
+        try:
+            number = parse_e164(policy)
+        except DestinationError:
+            raise TransferRefused("caller_id", "must be 'agent', 'caller' or an E.164 number") from None
+        # Caller ID spoofing is refused: only numbers this call or the deployment already owns.
+        if number not in {call.get("to"), call.get("from"), self.ctx.caller_id}:
+            raise TransferRefused("caller_id", "must be the agent's number, the caller's, or TRANSFER_CALLER_ID")
+        return number

@@ -1,0 +1,56 @@
+"""Read models: a transfer and a call as the API shows them (secrets never leave Redis)."""
+from __future__ import annotations
+
+import json
+from typing import Mapping, Sequence
+
+from ..record import Transfer
+from ..store import Store
+
+
+def present_transfer(t: Transfer, timeline: Sequence[Mapping]) -> dict:
+    """JSON view of a transfer for the API."""
+    attempts = [a.to_json() for a in t.attempts]
+    for attempt in attempts:
+        for target in attempt.get("targets", []):
+            if target.get("sip_password"):
+                target["sip_password"] = "***"
+    f = t.fields
+    return {
+        "id": t.id, "call_sid": t.call_sid, "mode": t.mode.value, "status": t.status.value,
+        "outcome": t.outcome.value if t.outcome else None, "outcome_detail": t.outcome_detail or None,
+        "to": t.to, "reason": t.reason or None, "final": t.final, "attempt": t.attempt, "attempts": attempts,
+        "caller_id": t.caller_id or None, "caller": t.caller.value,
+        "waiting_for": t.deadline_kind.value if t.deadline_kind else None,
+        "created_at": f.get("created_at"), "finished_at": f.get("finished_at") or None,
+        "routing": json.loads(f.get("reasons") or "[]"), "timeline": list(timeline),
+    }
+
+
+class Views:
+    """What the API reads."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def transfer(self, transfer_id: str) -> dict | None:
+        """The transfer: status, outcome, targets and timeline."""
+        t, timeline = self.store.get_transfer_with_timeline(transfer_id)
+        return present_transfer(t, timeline) if t else None
+
+    def call(self, call_sid: str) -> dict | None:
+        """A call with its transfers, oldest first."""
+        call = self.store.get_call(call_sid)
+        if call is None:
+            return None
+        transfers = [view for view in map(self.transfer, self.store.call_transfer_ids(call_sid)) if view]
+        return {"sid": call_sid, **{k: v for k, v in call.items() if k != "sip"}, "sip": call.get("sip") == "1",
+                "variables": self.store.get_call_variables(call_sid), "transfers": transfers}
+
+    def context(self, transfer_id: str) -> dict | None:
+        """The conversation context handed to a receiving agent."""
+        t = self.store.get_transfer(transfer_id)
+        if t is None:
+            return None
+        return {"transfer_id": t.id, "call_sid": t.call_sid, "reason": t.reason or None,
+                "summary": t.summary or None, "variables": t.variables, **t.context}

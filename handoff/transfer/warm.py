@@ -1,0 +1,290 @@
+"""Warm (attended) transfers: the caller waits in a conference; each recipient leg is screened.
+
+Consent before content: a leg hears about the caller only once a human is established, by
+detection saying 'human' (synchronous AMD: the leg's own Url request carries AnsweredBy, so the
+whisper is answered inline, with no queue in between), or by a key press on a neutral prompt
+when detection says 'unknown', is off, or cannot run (an extension dialed with sendDigits).
+"""
+from __future__ import annotations
+
+from ..gateway import GatewayError, LegRequest
+from ..record import Transfer
+from ..state import CallerAt, DeadlineKind, LegState, Outcome, TransferStatus, WAITING
+from ..store import CLEAR, Change, Deadline, LegChange
+from ..targets import TargetKind
+from . import decisions as d
+from .cold import endpoint
+from .lifecycle import JOIN_WINDOW
+from .modes import ModeBase, speech_seconds
+from .whisper import prepare_whisper
+
+GRACE = 5                       # seconds of slack on every warm deadline
+LEG_OUTCOMES = {"busy": Outcome.CONNECTION_ERROR, "failed": Outcome.CONNECTION_ERROR}
+DEFAULT_HOLD_ANNOUNCEMENT = "Please hold while I connect you."
+
+
+class WarmMode(ModeBase):
+    """First step, dialing, and the callbacks of a warm transfer."""
+
+    # ------------------------------------------------------------------ documents
+    def caller_document(self, t: Transfer) -> d.Decision:
+        """The caller in the conference, on hold audio until the recipient joins."""
+        s, urls = t.settings, self.ctx.urls
+        return d.HoldInConference(room=self.ctx.keys.conference(t.id),
+                                  wait_url="" if s.hold_silence else urls.transfer(t.id, "hold", t.call_sid),
+                                  action_url=urls.transfer(t.id, "caller-left", t.call_sid),
+                                  status_callback_url=urls.transfer(t.id, "conference", t.call_sid),
+                                  announcement=t.message or DEFAULT_HOLD_ANNOUNCEMENT)
+
+    def hold_document(self, t: Transfer | None) -> d.HoldAudio:
+        """The conference's wait audio: configured music or message, else the default music."""
+        s = t.settings if t else None
+        music = (s.hold_music_url if s else None) or (None if s and s.hold_message else self.ctx.hold_music_url)
+        return d.HoldAudio(music_url=music, message=s.hold_message if s else None)
+
+    def _leg_url(self, t: Transfer, name: str, leg: str | None = None) -> str:
+        """A leg callback URL carrying the delivery settings its webhook needs (signed by Twilio)."""
+        s = t.settings
+        return self.ctx.urls.transfer(t.id, name, t.call_sid, attempt=t.attempt, leg=leg, at=s.accept_timeout,
+                                      k=s.accept_key, d=s.decline_key, sw=int(self.screen_window(t)))
+
+    def window(self, t: Transfer) -> float:
+        """An attempt's legs must have answered, been detected and screened by then."""
+        s = t.settings
+        return s.timeout + (s.detection_timeout if s.human_detection else 0) + self.screen_window(t)
+
+    @staticmethod
+    def screen_window(t: Transfer) -> float:
+        """From answer to a key: the consent prompt, the whisper and two accept prompts."""
+        return speech_seconds(t.whisper) + 2 * (t.settings.accept_timeout + 4) + 12 + GRACE
+
+    # ------------------------------------------------------------------ steps (jobs)
+    def start(self, t: Transfer) -> None:
+        """Job: put the caller on hold in the conference, then dial the first attempt."""
+        if not self.move_caller(t, self.caller_document(t)):
+            return
+        result = self.store.apply(t.id, t.call_sid, Change(
+            event={"event": "caller-on-hold"}, event_id="caller-on-hold", sources=[TransferStatus.REQUESTED],
+            to=TransferStatus.DIALING, caller=CallerAt.HOLD, deadline=Deadline(DeadlineKind.DIAL)))
+        if result.applied:
+            self.dial(result.transfer)
+
+    def dial(self, t: Transfer) -> None:
+        """Job: dial every target of the attempt that is due (its deadline armed first)."""
+        t = self.resolve(t)
+        if t is None:
+            return
+        t = prepare_whisper(self.ctx, t)
+        attempt = t.current
+        result = self.store.apply(t.id, t.call_sid, Change(
+            event={"event": "dialing", "attempt": t.attempt, "targets": [x.describe() for x in attempt.targets],
+                   "parallel": attempt.parallel},
+            event_id=f"dial-attempt:{t.attempt}", attempt=t.attempt, sources=[TransferStatus.DIALING],
+            fields={"legs_expected": len(attempt.targets)},
+            deadline=Deadline(DeadlineKind.ATTEMPT, self.window(t))))
+        if not result.applied:
+            return
+        t = result.transfer
+        for index, target in enumerate(attempt.targets):
+            address = endpoint(target).address
+            leg = LegRequest(to=address, from_=t.caller_id, url=self._leg_url(t, "leg-answer"),
+                             status_callback=self.ctx.urls.transfer(t.id, "leg-status", t.call_sid, attempt=t.attempt),
+                             timeout=t.settings.timeout, machine_detection=t.settings.human_detection,
+                             detection_timeout=t.settings.detection_timeout, send_digits=target.send_digits,
+                             sip_username=target.sip_username, sip_password=target.sip_password)
+            try:
+                sid = self.ctx.gateway.create_leg(leg)
+            except GatewayError as exc:
+                # Counts as an ended leg: once every leg has ended, the attempt has failed.
+                outcome = Outcome.CANCELLED if exc.call_is_gone and target.kind is TargetKind.CLIENT \
+                    else Outcome.CONNECTION_ERROR
+                self.store.apply(t.id, t.call_sid, Change(
+                    event={"event": "leg-failed", "attempt": t.attempt, "target": target.describe(),
+                           "error": str(exc), "code": exc.code},
+                    attempt=t.attempt, detail=f"could not dial: {exc}",
+                    leg=LegChange(f"failed-{t.attempt}-{index}", LegState.ENDED, attempt=t.attempt,
+                                  outcome=outcome if outcome is not Outcome.CANCELLED else Outcome.CONNECTION_ERROR)))
+                continue
+            self.store.apply(t.id, t.call_sid, Change(
+                event={"event": "leg-dialed", "attempt": t.attempt, "leg": sid, "target": target.describe()},
+                event_id=f"dialed:{sid}", attempt=t.attempt, ignore_caller=True,
+                leg=LegChange(sid, LegState.DIALED, attempt=t.attempt)))
+
+    # ------------------------------------------------------------------ leg callbacks (webhooks)
+    def leg_status(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, call_status: str) -> None:
+        """A recipient leg progressed; the last leg of an attempt ending fails it."""
+        event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid}
+        event_id = f"leg-status:{leg_sid}:{call_status}"
+        if call_status == "ringing":
+            self.store.apply(transfer_id, call_sid, Change(
+                event=event, event_id=event_id, attempt=attempt, sources=WAITING, to=TransferStatus.RINGING,
+                forward_only=True, leg=LegChange(leg_sid, LegState.RINGING, attempt=attempt)))
+            return
+        if call_status not in ("completed", "busy", "failed", "no-answer", "canceled"):
+            return
+        batch = self.store.batch()
+        self.store.apply(transfer_id, call_sid, Change(
+            event=event, event_id=event_id, attempt=attempt, detail=f"leg {call_status}",
+            leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt,
+                          outcome=LEG_OUTCOMES.get(call_status, Outcome.TIMEOUT),
+                          outcome_answered=Outcome.SCREENING_REJECTED)), batch=batch)
+        self.ctx.jobs.enqueue("advance", transfer_id, batch=batch)
+        self.store.execute(batch)
+
+    def leg_answer(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, answered_by: str | None,
+                   screen_window: int, accept_timeout: int, accept_key: str, decline_key: str) -> d.Decision:
+        """A leg answered, with detection's verdict: the whisper, a neutral prompt, or a hang-up."""
+        verdict = (answered_by or "").lower()
+        event = {"event": "leg-answered", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by or None}
+        if verdict.startswith("machine") or verdict == "fax":
+            batch = self.store.batch()
+            self.store.apply(transfer_id, call_sid, Change(
+                event=event, event_id=f"answer:{leg_sid}", attempt=attempt, detail=f"answered by {verdict}",
+                leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt, outcome=Outcome.TIMEOUT,
+                              outcome_answered=Outcome.TIMEOUT)), batch=batch)
+            self.ctx.jobs.enqueue("advance", transfer_id, batch=batch)
+            self.store.execute(batch)
+            return d.Hangup()     # a machine never hears anything about the caller
+        state = LegState.SCREENING if verdict == "human" else LegState.CONSENT
+        result = self.store.apply(transfer_id, call_sid, Change(
+            event=event, event_id=f"answer:{leg_sid}", attempt=attempt, sources=WAITING,
+            to=TransferStatus.SCREENING, forward_only=True, leg=LegChange(leg_sid, state, attempt=attempt),
+            deadline=Deadline(DeadlineKind.ATTEMPT, screen_window, extend=True)))
+        return self._screen(result, leg_sid, state, accept_timeout, accept_key, decline_key)
+
+    def consent(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, digits: str | None,
+                screen_window: int, accept_timeout: int, accept_key: str, decline_key: str) -> d.Decision:
+        """The neutral prompt's key: a press proves a person, who may now hear about the caller."""
+        if (digits or "").strip() != accept_key:
+            return self._leg_done(transfer_id, call_sid, attempt, leg_sid, Outcome.TIMEOUT,
+                                  "nobody pressed a key at the consent prompt", d.Hangup(), digits)
+        result = self.store.apply(transfer_id, call_sid, Change(
+            event={"event": "consent-given", "attempt": attempt, "leg": leg_sid}, event_id=f"consent:{leg_sid}",
+            attempt=attempt, sources=WAITING, leg=LegChange(leg_sid, LegState.SCREENING, attempt=attempt,
+                                                            require=(LegState.CONSENT,)),
+            deadline=Deadline(DeadlineKind.ATTEMPT, screen_window, extend=True)))
+        return self._screen(result, leg_sid, LegState.SCREENING, accept_timeout, accept_key, decline_key)
+
+    def _screen(self, result, leg_sid: str, state: LegState, accept_timeout: int, accept_key: str,
+                decline_key: str) -> d.Decision:
+        """The document for a leg entering `state` (or already in it, for a retried request)."""
+        t = result.transfer
+        if t is None or t.status.is_finished or result.verdict in ("stale", "caller-gone", "missing"):
+            return d.Hangup()
+        if t.status is TransferStatus.BRIDGED and t.bridged_leg != leg_sid:
+            return d.TakenElsewhere()
+        if result.verdict == "refused" and result.next in (LegState.CONSENT.value, LegState.SCREENING.value):
+            state = LegState(result.next)
+        elif result.verdict not in ("applied", "duplicate"):
+            return d.Hangup()
+        if state is LegState.CONSENT:
+            return d.ConsentPrompt(key=accept_key, timeout=accept_timeout,
+                                   action_url=self._leg_url(t, "consent", leg=leg_sid))
+        return d.Whisper(text=t.whisper or "You have a transferred call.", accept_key=accept_key,
+                         decline_key=decline_key, action_url=self._leg_url(t, "key", leg=leg_sid),
+                         timeout=accept_timeout)
+
+    def key_pressed(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, digits: str | None,
+                    accept_timeout: int, accept_key: str, decline_key: str) -> d.Decision:
+        """The recipient pressed a key (or nothing): accept bridges, decline moves on."""
+        digits = (digits or "").strip()
+        if digits == accept_key:
+            return self._accept(transfer_id, call_sid, attempt, leg_sid, digits)
+        if digits and digits != decline_key:
+            return d.Whisper(text="", accept_key=accept_key, decline_key=decline_key, timeout=accept_timeout,
+                             action_url=self.ctx.urls.transfer(transfer_id, "key", call_sid, attempt=attempt,
+                                                               leg=leg_sid, at=accept_timeout, k=accept_key,
+                                                               d=decline_key))
+        if digits:
+            return self._leg_done(transfer_id, call_sid, attempt, leg_sid, Outcome.SCREENING_REJECTED, "declined",
+                                  d.Declined(), digits)
+        return self._leg_done(transfer_id, call_sid, attempt, leg_sid, Outcome.TIMEOUT, "no key pressed",
+                              d.Hangup(), digits)
+
+    def _accept(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, digits: str) -> d.Decision:
+        batch = self.store.batch()
+        # Bridged, not yet a success: that is decided when the recipient joins the conference.
+        self.store.apply(transfer_id, call_sid, Change(
+            event={"event": "key-pressed", "digits": digits, "leg": leg_sid, "attempt": attempt},
+            event_id=f"accept:{leg_sid}", attempt=attempt, sources=WAITING, to=TransferStatus.BRIDGED,
+            detail="accepted", fields={"bridged_leg": leg_sid},
+            leg=LegChange(leg_sid, LegState.ACCEPTED, attempt=attempt, require=(LegState.SCREENING,)),
+            deadline=Deadline(DeadlineKind.JOIN, JOIN_WINDOW)), batch=batch)
+        # The job ends the other legs, keeping the leg the record says won (never one it is told).
+        self.ctx.jobs.enqueue("end_legs", transfer_id, batch=batch)
+        result = self.store.execute(batch)[0]
+        t = result.transfer
+        if t is not None and t.status is TransferStatus.BRIDGED and t.bridged_leg == leg_sid:
+            return d.JoinConference(room=self.ctx.keys.conference(transfer_id),
+                                    status_callback_url=self.ctx.urls.transfer(transfer_id, "conference", call_sid))
+        return d.TakenElsewhere() if t is not None and not t.status.is_finished else d.Hangup()
+
+    def _leg_done(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, outcome: Outcome,
+                  detail: str, answer: d.Decision, digits: str | None) -> d.Decision:
+        batch = self.store.batch()
+        self.store.apply(transfer_id, call_sid, Change(
+            event={"event": "key-pressed" if digits else "no-key", "digits": digits or None, "leg": leg_sid,
+                   "attempt": attempt},
+            event_id=f"key:{leg_sid}", attempt=attempt, detail=detail,
+            leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt, outcome=outcome, outcome_answered=outcome)),
+            batch=batch)
+        self.ctx.jobs.enqueue("advance", transfer_id, batch=batch)
+        self.store.execute(batch)
+        return answer
+
+    # ------------------------------------------------------------------ conference callbacks
+    def conference_event(self, transfer_id: str, call_sid: str, *, event: str, label: str | None,
+                         conference_sid: str | None, participant: str | None, sequence: str | None) -> None:
+        """Conference status callbacks: the recipient joining is the success; the rest feeds the timeline."""
+        names = {"participant-join": "joined", "participant-leave": "left", "conference-start": "conference-started",
+                 "conference-end": "conference-ended"}
+        payload = {"event": names.get(event, event), "participant": label, "call": participant,
+                   "conference": conference_sid}
+        event_id = f"conf:{event}:{participant or ''}:{sequence or ''}"
+        fields = {"conference_sid": conference_sid} if conference_sid else None
+        if event == "participant-join" and label == "recipient":
+            batch = self.store.batch()
+            self.store.apply(transfer_id, call_sid, Change(
+                event={**payload, "event": "bridged"}, event_id=event_id, sources=[TransferStatus.BRIDGED],
+                to=TransferStatus.BRIDGED, outcome=Outcome.SUCCESS, detail="bridged", caller=CallerAt.BRIDGED,
+                deadline=CLEAR, fields=fields), batch=batch)
+            if conference_sid:
+                self.ctx.jobs.enqueue("announce", transfer_id, conference_sid, batch=batch)
+            self.store.execute(batch)
+            return
+        self.store.append_event(transfer_id, payload)
+
+    def caller_left(self, transfer_id: str, call_sid: str) -> d.Decision:
+        """The caller's conference Dial ended without the caller hanging up (the recipient left)."""
+        result = self.store.apply(transfer_id, call_sid, Change(
+            event={"event": "leg-ended-after-bridge"}, event_id="caller-left-conference",
+            sources=[TransferStatus.BRIDGED], to="completed", outcome=Outcome.SUCCESS, detail="recipient hung up",
+            require_outcome=True, inline_return=self.lifecycle.inline_return))
+        t = result.transfer
+        if t is None or result.verdict == "caller-gone":
+            return d.Hangup()
+        if t.status.is_finished:
+            return self.lifecycle.caller_next(t)
+        # Still waiting (the conference ended under us): back on hold; the deadlines still run.
+        return self.caller_document(t)
+
+    # ------------------------------------------------------------------ the bridge announcement
+    def announcement(self, transfer_id: str) -> d.Announcement:
+        """What the conference hears when the bridge is announced."""
+        t = self.store.get_transfer(transfer_id)
+        return d.Announcement(t.settings.announcement or "" if t else "")
+
+    def announce(self, transfer_id: str, conference_sid: str) -> None:
+        """Job: play the bridge announcement, if the transfer has one, to both sides, once."""
+        t = self.store.get_transfer(transfer_id)
+        if t is None or not t.settings.announcement:
+            return
+        claimed = self.store.apply(t.id, t.call_sid, Change(event={"event": "announced"}, event_id="announcement",
+                                                           sources=[TransferStatus.BRIDGED]))
+        if not claimed.applied:
+            return
+        try:
+            self.ctx.gateway.announce(conference_sid,
+                                      announce_url=self.ctx.urls.transfer(t.id, "announcement", t.call_sid))
+        except GatewayError:
+            pass    # the bridge stands without its announcement

@@ -1,0 +1,42 @@
+"""What a screened recipient hears about the caller: prepared once, by a worker, before dialing."""
+from __future__ import annotations
+
+from ..placeholders import fill, runtime_values
+from ..record import Transfer
+from ..store import Change
+from .context import Context
+
+DEFAULT_REASON = "their request"     # so "about <reason>" still reads naturally when none was given
+
+
+def placeholder_values(ctx: Context, t: Transfer, *, summary: str = "") -> dict[str, str]:
+    """Every placeholder a whisper, message or summary prompt may use, for this transfer."""
+    recipient = next((x.recipient for x in t.current.targets if x.recipient), None) if t.attempts else None
+    return runtime_values(call=ctx.store.get_call(t.call_sid), call_sid=t.call_sid, reason=t.reason or DEFAULT_REASON,
+                          summary=summary or t.summary, variables=t.variables,
+                          call_variables=ctx.store.get_call_variables(t.call_sid), recipient=recipient,
+                          transcript=t.context.get("transcript") or [])
+
+
+def prepare_whisper(ctx: Context, t: Transfer) -> Transfer:
+    """Compute the whisper once (the LLM summariser may be slow; webhooks must not be)."""
+    if t.whisper:
+        return t
+    settings = t.settings
+    summary = t.summary
+    transcript = t.context.get("transcript") or []
+    if not summary and transcript:
+        prompt = fill(settings.summary_prompt, placeholder_values(ctx, t)) if settings.summary_prompt else None
+        summary = ctx.summariser.summarise(transcript, reason=t.reason or None, prompt=prompt)
+    values = placeholder_values(ctx, t, summary=summary)
+    if settings.whisper:
+        whisper = " ".join(fill(settings.whisper, values).split())
+    else:
+        whisper = "Incoming transfer from the AI assistant."
+        if t.reason:
+            whisper += f" The caller needs help with {t.reason.rstrip('.')}."
+        if summary:
+            whisper += f" {summary}"
+    result = ctx.store.apply(t.id, t.call_sid, Change(event={"event": "whisper-prepared", "text": whisper},
+                                                      fields={"whisper": whisper, "summary": summary}))
+    return result.transfer if result and result.applied else t
