@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from handoff.transfer.requests import IdempotencyMismatch, TransferConflict, TransferRefused, UnknownCall
 from handoff.transfer_request import TransferRequest
 
-from .body import idempotency_key, json_body, json_value, parse_json
+from .body import idempotency_key, json_body, parse_json
 from .errors import ApiError, flatten
 from .schemas import CALL_SID, ExplainSchema, ToolCallSchema, TransferRequestSchema, VariablesSchema, stringify
 from .security import bearer_token
@@ -266,7 +266,7 @@ def transfer_call_tool():
     from handoff.routing.tools import destinations
 
     try:
-        body = json_value()
+        body = json_body()
         key = idempotency_key()
         data = _tool_call.load(_tool_arguments(body))
     except ApiError as exc:

@@ -57,8 +57,6 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
     connection = connection or config.redis_connection()
     keys = Keys(config.key_prefix)
     store = Store(connection, keys=keys, ttl=config.state_ttl)
-    if load_scripts:
-        store.load_scripts()    # at start-up; a Redis restart that forgets them is handled per call
     jobs = JobQueue(Queue(keys.queue_name(), connection=connection))
     routing = None
     if config.transfer_config:
@@ -68,6 +66,11 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
             routing = RouterHolder(config.transfer_config, allow_list=config.allow_list)
         except RoutingError as exc:
             raise ConfigError(f"TRANSFER_CONFIG: {exc.message}") from None
+    if load_scripts:
+        try:
+            store.load_scripts()    # at start-up; a Redis that forgot them (restart) is reloaded per call
+        except redis.exceptions.ConnectionError as exc:
+            log.warning("Redis unreachable at start-up (%s): scripts load on first use", exc)
     ctx = Context(
         store=store, jobs=jobs, urls=CallbackUrls(config.public_base_url), agent=config.agent,
         allow_list=config.allow_list, router=(lambda: routing.current) if routing else (lambda: None),

@@ -300,8 +300,9 @@ class Store:
         """Apply one change atomically (lua/transition.lua); returns None when batched."""
         now, now_ts = utc_now_iso(), time.time()
         spec = change.to_json(now, now_ts)
+        event = {"at": now, **change.event} if change.event else None
         return self._run("transition", self.keys.transfer_keys(transfer_id, call_sid), [spec, self.ttl],
-                         _logged(transfer_id, change), batch)
+                         _logged(transfer_id, event), batch)
 
     def get_transfer(self, transfer_id: str) -> Transfer | None:
         """The transfer, or None if unknown (or expired)."""
@@ -356,15 +357,16 @@ class Store:
         return (_decode(newest[0][0]), float(newest[0][1])) if newest else None
 
 
-def _logged(transfer_id: str, change: Change) -> Callable[[list], Result]:
+def _logged(transfer_id: str, event: Mapping | None) -> Callable[[list], Result]:
     """Parse a script's reply and log the applied event as one structured line."""
 
     def parse(raw: list) -> Result:
         result = Result.parse(raw)
-        if result.verdict in ("applied", "caller-gone") and change.event:
-            timeline_log.info(json.dumps({"transfer": transfer_id, **change.event}, default=str))
+        if result.verdict in ("applied", "caller-gone") and event:
+            timeline_log.info(json.dumps({"transfer": transfer_id, **event}, default=str))
             if result.finished and result.transfer is not None:
                 timeline_log.info(json.dumps({"transfer": transfer_id, "event": "completed",
+                                              "at": result.transfer.fields.get("finished_at"),
                                               "outcome": result.transfer.fields.get("outcome"),
                                               "detail": result.transfer.outcome_detail}))
         return result

@@ -252,7 +252,8 @@ class WarmMode(ModeBase):
                 self.ctx.jobs.enqueue("announce", transfer_id, conference_sid, batch=batch)
             self.store.execute(batch)
             return
-        self.store.append_event(transfer_id, payload)
+        self.store.apply(transfer_id, call_sid, Change(event=payload, event_id=event_id, ignore_caller=True,
+                                                       fields=fields))
 
     def caller_left(self, transfer_id: str, call_sid: str) -> d.Decision:
         """The caller's conference Dial ended without the caller hanging up (the recipient left)."""

@@ -241,7 +241,7 @@ class Stack:
         errors = []
         for process in (self.web, self.worker):
             try:
-                process.stop()
+                process.stop(timeout=1.0)   # the end of the run: no need to wait for keep-alive connections
             except Exception as exc:   # keep going: Redis must stop too
                 errors.append(exc)
         self.redis.stop()

@@ -42,12 +42,14 @@ HANDOFF = st.one_of(
 FIELDS = ["From", "To", "CallStatus", "Direction", "SessionStatus", "DialCallStatus", "DialCallSid",
           "DialCallDuration", "ReferCallStatus", "ReferSipResponseCode", "AnsweredBy", "Digits",
           "StatusCallbackEvent", "ConferenceSid", "ParticipantLabel", "SequenceNumber", "RecordingUrl", "Whatever"]
-QUERY_KEYS = ["a", "leg", "hd", "dt", "at", "k", "d", "x"]
+QUERY_KEYS = ["a", "c", "leg", "hd", "dt", "rt", "sw", "at", "k", "d", "x"]
 QUERY_TEXT = st.one_of(st.sampled_from(["0", "1", "2", "-1", "7", "true", "false", "30", "#", "*", "", "CA" + "ab" * 16,
                                         "99999999999999999999999"]),
                        st.text(alphabet=st.characters(codec="utf-8"), max_size=12))
+# Our callback URLs' own query parameters (handoff/callback_urls.py), old and new names alike.
 PLAUSIBLE_QUERY = {"a": st.sampled_from(["0", "1", "2", "7"]), "leg": st.sampled_from(["CA" + "ab" * 16, "caller"]),
                    "hd": st.sampled_from(["0", "1"]), "dt": st.sampled_from(["1", "30", "600"]),
+                   "rt": st.sampled_from(["1", "30"]), "sw": st.sampled_from(["1", "60"]),
                    "at": st.sampled_from(["1", "8"]), "k": st.sampled_from(["1", "#"]), "d": st.sampled_from(["2", "*"])}
 ID_TEXT = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=1, max_size=30)
 
@@ -89,7 +91,8 @@ def test_every_webhook_survives_random_signed_forms(app, known, sign):
         @given(ids=st.fixed_dictionaries({a: st.one_of(st.just(known["transfer_id"]), ID_TEXT) for a in arguments}),
                form=st.one_of(_form(known, clean=True), _form(known, clean=True), _form(known, clean=False)),
                handoff=st.one_of(st.none(), HANDOFF),
-               query=st.one_of(st.fixed_dictionaries({}, optional={k: v for k, v in PLAUSIBLE_QUERY.items()}),
+               query=st.one_of(st.fixed_dictionaries({"c": st.sampled_from([known["call_sid"], "CA" + "cd" * 16])},
+                                                     optional=PLAUSIBLE_QUERY),
                                st.dictionaries(st.sampled_from(QUERY_KEYS), QUERY_TEXT, max_size=4)))
         def run(ids, form, handoff, query):
             path = rule

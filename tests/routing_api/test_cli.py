@@ -59,6 +59,9 @@ def test_explain_bad_options(routing_app):
     assert result.exit_code == 2 and "UTC offset" in result.output
     result = _run(routing_app, "explain", "--call-sid", "CA" + "0" * 32)
     assert result.exit_code == 1 and "no call" in result.output
+    for edge in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"):   # would overflow, not crash
+        result = _run(routing_app, "explain", "--at", edge)
+        assert result.exit_code == 2 and "out of range" in result.output and result.exception.__class__ is SystemExit
 
 
 def test_explain_with_a_live_calls_variables(routing_app, rapi, phone):

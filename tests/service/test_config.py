@@ -59,3 +59,37 @@ def test_broken_recipients_file_stops_start_up(tmp_path):
     with pytest.raises(SystemExit) as info:
         create_app({**GOOD, "REDIS_URL": "redis://127.0.0.1:1/0", "TRANSFER_CONFIG": str(broken)})
     assert str(info.value).startswith("handoff: TRANSFER_CONFIG:") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5", "²", " ", "65", "99999999999999999999"])
+def test_malformed_worker_processes_is_named(value):
+    if not value.strip():
+        assert Config.from_env({**GOOD, "WORKER_PROCESSES": value}).worker_processes == 2
+        return
+    with pytest.raises(ConfigError, match="WORKER_PROCESSES") as info:
+        Config.from_env({**GOOD, "WORKER_PROCESSES": value})
+    assert "\n" not in str(info.value) and repr(value) in str(info.value)
+
+
+def test_worker_processes_and_max_request_bytes():
+    config = Config.from_env(GOOD)
+    assert config.worker_processes == 2 and config.max_request_bytes == 256 * 1024
+    config = Config.from_env({**GOOD, "WORKER_PROCESSES": "4", "MAX_REQUEST_BYTES": "65536"})
+    assert config.worker_processes == 4 and config.max_request_bytes == 65536
+
+
+@pytest.mark.parametrize("name,value", [("MAX_REQUEST_BYTES", "10"), ("MAX_REQUEST_BYTES", "64KiB"),
+                                        ("STATE_TTL_SECONDS", "²"), ("LLM_TIMEOUT_SECONDS", "nan"),
+                                        ("LLM_TIMEOUT_SECONDS", "inf"), ("LLM_TIMEOUT_SECONDS", "0")])
+def test_other_numeric_settings_are_checked(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Config.from_env({**GOOD, name: value})
+
+
+def test_app_takes_its_body_limit_from_max_request_bytes(service_env):
+    from app import create_app
+
+    app = create_app({**service_env, "MAX_REQUEST_BYTES": "2048", "TRANSFER_CONFIG": ""})
+    assert app.config["MAX_CONTENT_LENGTH"] == 2048 and app.json.sort_keys is False
+    response = app.test_client().post("/api/routing/explain", data=b"x" * 4096, content_type="application/json")
+    assert response.status_code == 413 and "2048" in response.get_json()["error"]["message"]

@@ -38,8 +38,10 @@ def test_accepted_warm_transfer_bridges_after_whisper(sim, phone, api, wait_tran
     assert any(h["kind"] in ("play", "music") for h in caller_heard)
     assert "charged twice" not in _heard_text(sim, caller)
     names = events(done)
-    for expected in ("requested", "caller-on-hold", "leg-dialed", "leg-ringing", "leg-answered", "amd-result",
-                     "whisper-played", "key-pressed"):
+    answered = next(e for e in done["timeline"] if e["event"] == "leg-answered")
+    assert answered["answered_by"] == "human"
+    for expected in ("requested", "caller-on-hold", "whisper-prepared", "leg-dialed", "leg-ringing", "leg-answered",
+                     "key-pressed", "bridged"):
         assert expected in names, (expected, names)
 
 
@@ -50,7 +52,7 @@ def test_voicemail_never_hears_the_whisper(sim, phone, api, wait_transfer):
         "to": "warm_desk", "summary": "SECRET-SUMMARY"}).get_json()
     done = wait_transfer(transfer["id"])
     assert done["outcome"] == "transfer-failed-timeout"
-    amd = next(e for e in done["timeline"] if e["event"] == "amd-result")
+    amd = next(e for e in done["timeline"] if e["event"] == "leg-answered")
     assert amd["answered_by"].startswith("machine")
     legs = _legs_to(sim, WARM, done)
     assert legs

@@ -50,3 +50,27 @@ def test_fallback_answers_valid_twiml_with_redis_stopped(service_env, tmp_path):
     assert response.status_code == 200
     root = ElementTree.fromstring(response.data)
     assert [child.tag for child in root] == ["Say", "Hangup"]
+
+
+@pytest.mark.parametrize("field,value", [("From", "+1415\x00555"), ("From", "\x0b"), ("To", "+1500555\x1b0006"),
+                                         ("From", "+14155550100\ufffe"), ("CallStatus", "ringing\x00")])
+def test_control_characters_in_a_signed_form_are_400_never_broken_twiml(client, signer, field, value):
+    form = {**INCOMING, "CallSid": "CA" + "cd" * 16, field: value}
+    response = client.post("/voice/incoming", data=form, headers=signer("/voice/incoming", form))
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_webhook" and set(error["fields"]) == {field}
+
+
+def test_a_signed_form_missing_a_field_is_400_in_the_error_shape(client, signer):
+    form = {k: v for k, v in INCOMING.items() if k != "From"}
+    response = client.post("/voice/incoming", data=form, headers=signer("/voice/incoming", form))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["fields"] == {"From": ["Missing data for required field."]}
+
+
+def test_unicode_caller_ids_still_make_well_formed_twiml(client, signer):
+    form = {**INCOMING, "CallSid": "CA" + "ce" * 16, "From": "client:zoë<&>\"'"}
+    response = client.post("/voice/incoming", data=form, headers=signer("/voice/incoming", form))
+    assert response.status_code == 200
+    ElementTree.fromstring(response.data)
