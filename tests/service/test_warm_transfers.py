@@ -174,3 +174,57 @@ def test_failed_transfer_tells_the_agent_the_reason(sim, phone, api, wait_transf
     wait_transfer(transfer["id"])
     call = back_with_agent(sim, caller, "transfer-failed-connection-error")
     assert call["agent"]["parameters"]["transfer_reason"] == "refund request"
+
+
+def _texts(sim, sid):
+    return [h.get("text") or "" for h in sim.heard(sid)]
+
+
+@pytest.mark.parametrize("to,address,persona", [
+    # Detection cannot classify the box: it says 'unknown'.
+    ("warm_desk", WARM, {"kind": "voicemail", "answer_after": 0.1, "detected_as": "unknown"}),
+    # Detection is off for this recipient: nobody is known to be human.
+    ("blind_desk", "+14155550174", {"kind": "voicemail", "answer_after": 0.1}),
+])
+def test_a_machine_detection_cannot_vouch_for_never_hears_the_caller(to, address, persona, sim, phone, api,
+                                                                     wait_transfer):
+    sim.add_persona({"address": address, **persona})
+    caller = phone("+14155550184")
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={
+        "to": to, "reason": "SECRET-REASON", "summary": "SECRET-SUMMARY"}).get_json()
+    done = wait_transfer(transfer["id"], timeout=20)
+    assert done["outcome"] == "transfer-failed-timeout"
+    legs = _legs_to(sim, address, done)
+    assert legs
+    for leg in legs:
+        heard = " ".join(_texts(sim, leg["sid"]))
+        assert "You have a transferred call. Press 1 to hear it." in heard
+        assert "SECRET" not in heard and "+14155550184" not in heard
+    back_with_agent(sim, caller, "transfer-failed-timeout")
+
+
+def test_a_person_who_presses_the_consent_key_hears_the_whisper_and_can_accept(sim, phone, api, wait_transfer):
+    sim.add_persona({"address": "+14155550174", "kind": "human", "answer_after": 0.1, "press": "1",
+                     "press_after": 0.05})
+    caller = phone("+14155550185")
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={
+        "to": "blind_desk", "reason": "a refund", "summary": "Charged twice."}).get_json()
+    done = wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success", timeout=15)
+    leg = _legs_to(sim, "+14155550174", done)[-1]["sid"]
+    heard = _texts(sim, leg)
+    consent = next(i for i, text in enumerate(heard) if "Press 1 to hear it" in text)
+    whisper = next(i for i, text in enumerate(heard) if "Transfer about a refund. Charged twice." in text)
+    assert consent < whisper
+    assert "consent-given" in events(done)
+
+
+def test_hold_is_an_announcement_then_music_when_nothing_is_configured(sim, phone, api, wait_transfer):
+    sim.add_persona({"address": "+14155550161", "kind": "human", "answer_after": 1.0, "press": "1",
+                     "press_after": 0.05})
+    caller = phone("+14155550186")
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "trio_a", "mode": "warm"}).get_json()
+    wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success", timeout=15)
+    heard = sim.heard(caller)
+    announced = next(i for i, h in enumerate(heard) if "Please hold" in (h.get("text") or ""))
+    assert any(h["kind"] in ("play", "music") for h in heard[announced + 1:])
+    assert not any(h["kind"] == "silence" for h in heard[announced + 1:])
