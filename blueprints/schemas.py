@@ -156,22 +156,6 @@ class ConferenceEventForm(Schema):
     sequence = Text(data_key="SequenceNumber", load_default=None, max_length=32)
 
 
-class CallbackQuery(Schema):
-    """Query string of our per-transfer callback URLs."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    attempt = fields.Int(data_key="a", load_default=0, validate=validate.Range(min=0, max=10_000))
-    leg = Text(data_key="leg", load_default=None, max_length=64)
-    # Delivery settings carried in warm-leg callback URLs (see handoff.callback_urls).
-    detect = fields.Bool(data_key="hd", load_default=True)
-    detect_timeout = fields.Int(data_key="dt", load_default=30, validate=validate.Range(min=1, max=600))
-    accept_timeout = fields.Int(data_key="at", load_default=8, validate=validate.Range(min=1, max=600))
-    accept_key = Text(data_key="k", load_default="1", validate=validate.Regexp(r"^[0-9*#]$"))
-    decline_key = Text(data_key="d", load_default="2", validate=validate.Regexp(r"^[0-9*#]$"))
-
-
 # --- the API's JSON bodies ---------------------------------------------------------------------
 
 class Turn(Schema):
@@ -316,7 +300,7 @@ def load_handoff_data(raw: str | None) -> dict | None:
             "context": {"transcript": loaded["transcript"]}}
 
 
-__all__ = ["CALL_SID", "MAX_VARIABLES", "AgentEndedForm", "AmdForm", "CallStatusForm", "CallbackQuery",
+__all__ = ["CALL_SID", "MAX_VARIABLES", "AgentEndedForm", "AmdForm", "CallStatusForm",
            "ConferenceEventForm", "DialActionForm", "ExplainSchema", "GatherForm", "HandoffDataSchema",
            "IdempotencyKeySchema", "IncomingCallForm", "ReferActionForm", "Text", "ToolCallSchema",
            "TransferRequestSchema", "TwilioForm", "VariablesSchema", "load_handoff_data", "stringify",

@@ -123,6 +123,19 @@ class TwilioGateway:
         calls = self._call("list calls", self.client.calls.list, parent_call_sid=parent_sid, limit=20)
         return {c.sid: c.status for c in calls}
 
+    def in_conference(self, friendly_name: str, call_sid: str) -> bool:
+        """Whether a call is a participant of the live conference with this name."""
+        rooms = self._call("list conferences", self.client.conferences.list, friendly_name=friendly_name,
+                           status="in-progress", limit=5)
+        for room in rooms:
+            try:
+                self._call("fetch participant", room.participants(call_sid).fetch)
+                return True
+            except GatewayError as exc:
+                if exc.code != NOT_FOUND and exc.status != 404:
+                    raise
+        return False
+
     def create_leg(self, leg: LegRequest) -> str:
         """Dial a recipient leg; returns its call SID.
 

@@ -95,7 +95,8 @@ def render(router, format: str = "openai", *, base_url: str | None = None,
     openai -> [{"type": "function", "function": {name, description, parameters}}]
     anthropic -> [{"name", "description", "input_schema"}]
     ultravox -> [{"temporaryTool": {modelToolName, description, dynamicParameters, staticParameters,
-                  automaticParameters, http: {baseUrlPattern, httpMethod}}}]
+                  automaticParameters, requirements, http: {baseUrlPattern, httpMethod}},
+                  "authTokens": {...}}] (a selectedTools entry of Ultravox's call creation)
     json-schema -> the bare parameters JSON Schema (draft 2020-12) with title and description
     `base_url` is the service's public URL (ultravox calls the tool endpoint there);
     `static_parameters` (e.g. {"call_sid": "CA..."}) are sent by Ultravox on every invocation.

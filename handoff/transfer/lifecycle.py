@@ -137,7 +137,7 @@ class Lifecycle:
                 self.attempt_failed(t, Outcome.TIMEOUT, "no answer in time",
                                     {"event": "timeout", "stage": "attempt", "attempt": t.attempt})
                 self.end_legs(t.id, attempt=t.attempt)
-        elif kind is DeadlineKind.JOIN:
+        elif kind is DeadlineKind.JOIN and not mode.reconcile(t):
             self.attempt_failed(t, Outcome.CONNECTION_ERROR, "accepted but never joined",
                                 {"event": "timeout", "stage": "join", "attempt": t.attempt, "leg": t.bridged_leg})
             self.end_legs(t.id, attempt=t.attempt)

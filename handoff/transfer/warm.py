@@ -110,6 +110,21 @@ class WarmMode(ModeBase):
                 event_id=f"dialed:{sid}", attempt=t.attempt, ignore_caller=True,
                 leg=LegChange(sid, LegState.DIALED, attempt=t.attempt)))
 
+    def reconcile(self, t: Transfer) -> bool:
+        """An accepted recipient Twilio never reported joining: ask Twilio before giving up on them."""
+        if t.status is not TransferStatus.BRIDGED or not t.bridged_leg:
+            return False
+        try:
+            joined = self.ctx.gateway.in_conference(self.ctx.keys.conference(t.id), t.bridged_leg)
+        except GatewayError:
+            return False
+        if joined:
+            self.store.apply(t.id, t.call_sid, Change(
+                event={"event": "bridged", "leg": t.bridged_leg, "reconciled": True}, attempt=t.attempt,
+                sources=[TransferStatus.BRIDGED], to=TransferStatus.BRIDGED, outcome=Outcome.SUCCESS,
+                detail="bridged", caller=CallerAt.BRIDGED, deadline=CLEAR))
+        return joined
+
     # ------------------------------------------------------------------ leg callbacks (webhooks)
     def leg_status(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, call_status: str) -> None:
         """A recipient leg progressed; the last leg of an attempt ending fails it."""

@@ -84,3 +84,22 @@ def test_a_refused_transition_leaves_no_deadline_behind(app, client, sim, phone,
     after = store.get_transfer(transfer["id"])
     assert (after.deadline_kind, after.deadline_at, after.outcome) == (None, None, before.outcome)
     assert events(api("get", f"/api/transfers/{transfer['id']}").get_json()).count("completed") == 1
+
+
+def test_a_lost_join_callback_is_reconciled_with_twilio_not_failed(sim, phone, api, wait_transfer):
+    """The recipient joined but Twilio's participant-join callback never came: the join deadline asks
+    Twilio (participants of the room) and finds them there, so the caller is never moved away."""
+    sim.add_persona({"address": "+14155550150", "kind": "human", "answer_after": 0.1, "press": "1",
+                     "press_after": 0.05})
+    caller = phone("+14155550187")
+    sim.add_fault(target="webhook", url_contains="/conference", status="participant-join", action="drop",
+                  call_to="+14155550150")
+    try:
+        transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "warm_desk"}).get_json()
+        done = wait_transfer(transfer["id"], lambda t: t["outcome"] is not None, timeout=30)
+        assert done["outcome"] == "transfer-success"
+        assert any(e["event"] == "bridged" and e.get("reconciled") for e in done["timeline"])
+        assert sim.call(caller)["activity"] == "in-conference"
+    finally:
+        sim.clear_faults()
+        sim.hangup(caller)
