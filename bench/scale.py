@@ -3,10 +3,16 @@
 
 Every transfer must end with exactly one outcome, the one its recipient's behaviour implies.
 Reports wall time (first POST to the last outcome decided: key 1 pressed or the transfer completed;
-and to the last finished_at, which includes the accepted calls' 30 s of talk), how long an
-answering recipient waits for the whisper (the worker queue under a burst), Redis memory per transfer
-(INFO used_memory when the last transfer finished minus before the first POST), and worker
-CPU per transfer (user+system of `python -m workers` and its children, from /proc).
+and to the last finished_at, which includes the accepted calls' 30 s of talk), Redis memory per transfer
+(INFO used_memory when the last transfer finished minus before the first POST), worker and web
+CPU per transfer (user+system of `python -m workers` / gunicorn and their children, from /proc), and
+
+answer -> first words heard (target p99 <= 1 s), read from the simulator's own record of each
+recipient leg (`sim.timeline(leg)`): for every leg that answered, from detection's verdict (the
+leg's `amd` event; its answer, status in-progress, if there is none) to the first `heard` entry
+carrying speech (kind say or whisper, with text). With synchronous AMD the verdict travels in the
+leg's Url request (`/leg-answer`), which answers with the whisper itself; the breakdown reports
+the wait before that request and its round trip (the simulator's `webhook` event for it).
 """
 from __future__ import annotations
 
@@ -14,8 +20,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.common import Sessions, distribution, iso_ts, place_calls, post_transfer, wait_transfers
+
+TARGET_FIRST_WORDS_P99 = 1.0     # seconds: answer (detection's verdict) -> first words heard
+SPEECH = ("say", "whisper")
 from bench.stack import Stack
 
+# Every persona is kind human without `detected_as`: the simulator's detection says 'human' (after
+# the bench's amd_seconds), so every answered leg is whispered to at once (no consent prompt).
 # The simulator counts hangup_after from the answer: long enough to hear the whisper and press 1
 # even under load (a recipient who hangs up right after pressing 1 hits a bug: see BENCHMARKS.md).
 ACCEPTED_TALK = 30.0
@@ -57,7 +68,7 @@ def measure(stack: Stack, count: int = 500) -> dict:
     cpu_after = {name: stack.cpu_seconds(name) for name in cpu_before}
 
     outcomes: dict[str, dict[str, int]] = {k: {} for k in kinds}
-    wrong, multiple, durations, finished, slowest, decided, whisper_delay = [], [], [], [], [], [], []
+    wrong, multiple, durations, finished, slowest, decided, legs = [], [], [], [], [], [], []
     for kind, sent, transfer_id, status in started:
         if not transfer_id:
             wrong.append({"call": None, "http_status": status, "expected": PERSONAS[kind][1]})
@@ -80,8 +91,8 @@ def measure(stack: Stack, count: int = 500) -> dict:
                 times.setdefault("decided", e.get("at"))
         if times.get("decided"):
             decided.append(iso_ts(times["decided"]))
-        if times.get("leg-answered") and times.get("whisper-played"):
-            whisper_delay.append(iso_ts(times["whisper-played"]) - iso_ts(times["leg-answered"]))
+        legs.extend((transfer_id, kind, e["leg"]) for e in view.get("timeline", [])
+                    if e["event"] == "leg-dialed" and e.get("leg"))
         if view.get("finished_at"):
             end = iso_ts(view["finished_at"])
             finished.append(end)
@@ -92,7 +103,7 @@ def measure(stack: Stack, count: int = 500) -> dict:
         "transfers": count, "started": len(ids), "post_seconds": round(posted_seconds, 2),
         "wall_seconds": round((max(finished) if finished else finished_wall) - began, 2),
         "decided_seconds": round(max(decided) - began, 2) if decided else None,
-        "answer_to_whisper_s": distribution(whisper_delay, 1, 2),
+        **first_words(stack, legs, views),
         "transfer_duration_s": distribution(durations, 1, 2),
         "slowest": [{"seconds": round(d, 2), "kind": k, "transfer": t, "timeline": tl}
                     for d, k, t, tl in sorted(slowest, key=lambda x: x[0], reverse=True)[:3]],
@@ -102,4 +113,64 @@ def measure(stack: Stack, count: int = 500) -> dict:
         "redis_bytes_per_transfer": round((memory_after - memory_before) / n),
         "cpu_ms_per_transfer": {name: round((cpu_after[name] - cpu_before[name]) * 1000 / n, 2)
                                 for name in cpu_before},
+    }
+
+
+def first_words(stack: Stack, legs: list[tuple[str, str, str]], views: dict) -> dict:
+    """Answer -> first words heard on every recipient leg that answered, from the simulator's timelines."""
+    local = Sessions()
+
+    def timeline(leg):
+        response = local.session.get(f"{stack.sim.url}/sim/calls/{leg[2]}/timeline",
+                                     auth=(stack.sim.account_sid, stack.sim.auth_token), timeout=30)
+        return leg, (response.json() if response.status_code == 200 else None)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        timelines = list(pool.map(timeline, legs))
+    delays, before_request, round_trip, after_response = [], [], [], []
+    verdicts: dict[str, int] = {}
+    answered_by: dict[str, int] = {}
+    silent, no_timeline, slowest = [], [], []
+    for (transfer_id, kind, leg), events in timelines:
+        if events is None:
+            no_timeline.append(leg)
+            continue
+        amd = next((e for e in events if e["type"] == "amd"), None)
+        answer = next((e for e in events if e["type"] == "status" and e.get("status") == "in-progress"), None)
+        if answer is None:
+            continue      # never answered (not expected here: every persona answers)
+        verdicts[amd.get("answered_by") if amd else "no-detection"] = \
+            verdicts.get(amd.get("answered_by") if amd else "no-detection", 0) + 1
+        start = (amd or answer)["time"]
+        words = next((e for e in events if e["type"] == "heard" and e.get("kind") in SPEECH and e.get("text")
+                      and e["time"] >= start), None)
+        if words is None:
+            silent.append({"transfer": transfer_id, "kind": kind, "leg": leg})
+            continue
+        delays.append(words["time"] - start)
+        hook = next((e for e in events if e["type"] == "webhook" and "/leg-answer" in e.get("url", "")
+                     and e["time"] >= start - 0.001), None)
+        if hook is not None:
+            before_request.append(hook["time"] - start)
+            round_trip.append(hook.get("elapsed") or 0.0)
+            after_response.append(words["time"] - hook["time"] - (hook.get("elapsed") or 0.0))
+        slowest.append((words["time"] - start, transfer_id, leg))
+    for view in views.values():
+        for e in view.get("timeline", []):
+            if e["event"] == "leg-answered":
+                answered_by[str(e.get("answered_by"))] = answered_by.get(str(e.get("answered_by")), 0) + 1
+    p99 = distribution(delays, 1, 3).get("p99")
+    return {
+        "answer_to_first_words_s": distribution(delays, 1, 3),
+        "answer_to_first_words_target_p99_s": TARGET_FIRST_WORDS_P99,
+        "answer_to_first_words_met": p99 is not None and p99 <= TARGET_FIRST_WORDS_P99,
+        "first_words_breakdown_s": {"verdict_to_leg_answer_request": distribution(before_request, 1, 3),
+                                    "leg_answer_round_trip": distribution(round_trip, 1, 3),
+                                    "response_to_first_words": distribution(after_response, 1, 3)},
+        "legs_dialed": len(legs), "legs_answered": len(delays) + len(silent),
+        "legs_answered_without_words": len(silent), "legs_without_words": silent[:10],
+        "legs_without_timeline": no_timeline[:10], "sim_amd_verdicts": verdicts,
+        "service_answered_by": answered_by,
+        "slowest_first_words": [{"seconds": round(d, 3), "transfer": t, "leg": l}
+                                for d, t, l in sorted(slowest, reverse=True)[:3]],
     }

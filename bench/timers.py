@@ -1,104 +1,125 @@
-"""3. Timer precision: warm transfers with a 2 s accept timeout that nobody meets.
+"""3. Deadline precision: how late after its deadline a waiting transfer moves on.
 
-What the service does (handoff/transfers.py `_start_whisper`, twiml.whisper_prompt): the 2 s
-accept window is enforced by Twilio itself, as the `timeout` of two <Gather> prompts followed by
-a <Redirect> to the key action with no Digits. The service's own RQ timer for that window is a
-backstop armed at 20 + 2 x (accept_timeout + 5) = 34 s, and it is cancelled when the no-key
-callback arrives, so it does not fire. The RQ timers that do fire in these transfers are the ring
-timers (`handoff-timer-<transfer>-0-all-ring`, due at timeout + 5 s = 7 s), which find the
-transfer already finished and do nothing: their precision is what we measure, from
-  * the deadline: the float score JobQueue.schedule writes to RQ's scheduled registry
-    (polled every 50 ms while the transfers run, since the scheduler removes it when due),
-  * when the scheduler moved the job to the queue (the job's `enqueued_at`), and
-  * when a worker started it (`started_at`): lateness = started_at - deadline.
-We also report the accept window as Twilio enforced it: 'whisper-played' to 'no-key'.
+The engine has no scheduler: every waiting state has a deadline, written by the Lua transition
+that enters it into the transfer's hash (`dl_kind`, `dl_at`, `dl_seq`) and into one sorted set
+(`Keys.deadlines()`). A sweeper thread in every worker process (handoff/transfer/recovery.py,
+every 0.2 s) claims passed deadlines and queues `advance`, which acts on them.
+
+To see only that path at work: warm transfers to `never_answers` (bench/recipients.yaml), a
+persona of kind no-answer, with the simulator dropping every `/leg-status` callback of the legs
+(a fault rule), so nothing but the attempt deadline can end the attempt. For each transfer:
+  * the deadline: `HGET transfer dl_at`, read (polled every 50 ms) as soon as the `dialing`
+    transition has armed the attempt deadline (`dl_kind` = attempt), before it can pass;
+  * when the transfer moved on: the `at` of its `timeout` timeline event (stage attempt), stamped
+    by the `advance` job when it records the failed attempt.
+lateness = timeout.at - dl_at (early if negative). Also: deadline to the caller back with the agent
+(`caller-returned`), and the window itself (dl_at - `dialing`.at), which must be the same for all.
 """
 from __future__ import annotations
 
 import threading
 import time
 
-from rq.registry import ScheduledJobRegistry
-
 from bench.common import Sessions, distribution, iso_ts, paced, place_calls, post_transfer, wait_transfers
 from bench.stack import Stack
 
-SILENT_PERSONA = "+14155550203"
-RING_TIMEOUT = 2          # the API's `timeout`: ring timer due at RING_TIMEOUT + RING_GRACE (5 s)
+NEVER_ANSWERS = "+14155550204"       # recipient `never_answers`: warm, timeout 2, accept 1, detection 2
+RECIPIENT = "never_answers"
 
 
-def _batch(stack: Stack, count: int, rate: float, *, wait_for_timers: float) -> dict:
-    """`count` warm transfers at `rate`/s to a recipient who never presses a key; then wait (at most
-    `wait_for_timers` s past the last deadline) for their ring timers to run, and read when they did."""
+def measure(stack: Stack, count: int = 200, rate: float = 20.0) -> dict:
     from handoff.keys import Keys
 
-    stack.sim.add_persona({"address": SILENT_PERSONA, "kind": "human", "answer_after": 0.1, "press": None})
+    keys = Keys(stack.env["REDIS_KEY_PREFIX"])
+    stack.sim.add_persona({"address": NEVER_ANSWERS, "kind": "no-answer"})
     callers = place_calls(stack, count)
-    registry_key = ScheduledJobRegistry(Keys(stack.env["REDIS_KEY_PREFIX"]).queue_name(),
-                                        connection=stack.redis).key
-    deadlines: dict[str, float] = {}
+    local = Sessions({"Authorization": stack.api.headers["Authorization"]})
+    rule = stack.sim.add_fault(target="webhook", url_contains="/leg-status", action="drop")
+    try:
+        return _batch(stack, keys, local, callers, rate, rule["id"])
+    finally:
+        stack.sim.clear_faults()
+
+
+def _batch(stack: Stack, keys, local: Sessions, callers: list[str], rate: float, rule_id: str) -> dict:
+    count = len(callers)
+    started: list[str] = []            # transfer ids, appended as the POSTs return
+    deadline_at: dict[str, float] = {}
+    lock = threading.Lock()
+    posting_done = threading.Event()
     stop = threading.Event()
 
-    def poll():   # bounded: stops when told, or after 180 s
-        until = time.monotonic() + 180
+    def poll():   # until every transfer's attempt deadline is read, or told to stop, or 120 s
+        until = time.monotonic() + 120
         while not stop.is_set() and time.monotonic() < until:
-            for job_id, score in stack.redis.zrange(registry_key, 0, -1, withscores=True):
-                deadlines.setdefault(job_id.decode(), score)
+            with lock:
+                pending = [t for t in started if t not in deadline_at]
+            if pending:
+                pipe = stack.redis.pipeline(transaction=False)
+                for transfer_id in pending:
+                    pipe.hmget(keys.transfer(transfer_id), "dl_kind", "dl_at")
+                for transfer_id, (kind, at) in zip(pending, pipe.execute()):
+                    if kind == b"attempt" and at:
+                        deadline_at[transfer_id] = float(at)
+            elif posting_done.is_set():
+                return
             stop.wait(0.05)
+
+    def start(i):
+        result = post_transfer(stack, local.session, callers[i], {"to": RECIPIENT, "mode": "warm"})
+        if result[1]:
+            with lock:
+                started.append(result[1])
+        return result
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    local = Sessions({"Authorization": stack.api.headers["Authorization"]})
-    body = {"to": SILENT_PERSONA, "mode": "warm", "timeout": RING_TIMEOUT}
-    posts = paced(count, rate, lambda i: post_transfer(stack, local.session, callers[i], body))
-    ids = [p[1] for p in posts if p and p[1]]
-    views, unfinished = wait_transfers(stack, ids, timeout=60, idle_timeout=20)
-    timer_ids = {t: f"handoff-timer-{t}-0-all-ring" for t in ids}
-    last_due = max([deadlines.get(j, 0) for j in timer_ids.values()] + [time.time()])
-    jobs = {}
-    while True:
-        pipe = stack.redis.pipeline()
-        for job_id in timer_ids.values():
-            pipe.hmget(f"rq:job:{job_id}", "enqueued_at", "started_at")
-        jobs = dict(zip(timer_ids.values(), pipe.execute()))
-        if all(v[1] for v in jobs.values()) or time.time() > last_due + wait_for_timers:
-            break
-        time.sleep(0.25)
+    began = time.monotonic()
+    posts = paced(count, rate, start)
+    posting_done.set()
+    poller.join(timeout=90)
     stop.set()
-    poller.join(timeout=5)
+    ids = [p[1] for p in posts if p and p[1]]
+    # Stay off the API while the deadlines fire (polling it would load the 2 cores we measure).
+    last = max(deadline_at.values(), default=time.time())
+    time.sleep(max(0.0, last - time.time() + 3.0))
+    views, unfinished = wait_transfers(stack, ids, timeout=60, idle_timeout=20)
+    seconds = time.monotonic() - began
 
-    late, scheduler_lag, early, not_run, unknown_deadline = [], [], [], [], []
-    for transfer_id, job_id in timer_ids.items():
-        enqueued, started = jobs.get(job_id, (None, None))
-        if job_id not in deadlines:
-            unknown_deadline.append(transfer_id)
-            continue
-        if not started:
-            not_run.append(transfer_id)
-            continue
-        due = deadlines[job_id]
-        start_ts = iso_ts(started.decode())
-        late.append(start_ts - due)
-        if enqueued:
-            scheduler_lag.append(iso_ts(enqueued.decode()) - due)
-        if start_ts < due:
-            early.append(transfer_id)
-
-    windows, outcomes = [], {}
+    late, early, not_moved, returned, windows, outcomes, answered = [], [], [], [], [], {}, 0
     for transfer_id in ids:
         view = views.get(transfer_id) or {}
-        outcomes[view.get("outcome")] = outcomes.get(view.get("outcome"), 0) + 1
-        events = {e["event"]: e.get("at") for e in view.get("timeline", [])}
-        if events.get("whisper-played") and events.get("no-key"):
-            windows.append(iso_ts(events["no-key"]) - iso_ts(events["whisper-played"]))
-    return {"transfers": count, "rate_per_s": rate, "timers": len(timer_ids),
-            "timers_run": len(late), "timers_not_run": len(not_run), "waited_past_deadline_s": wait_for_timers,
-            "late_ms": distribution(late, 1000), "scheduler_lag_ms": distribution(scheduler_lag, 1000),
-            "fired_early": len(early), "early_ids": early[:5], "deadline_not_seen": len(unknown_deadline),
-            "accept_window_s": distribution(windows, 1, 3), "outcomes": outcomes,
-            "unfinished": unfinished[:10], "unfinished_count": len(unfinished)}
-
-
-def measure(stack: Stack, count: int = 200, rate: float = 40.0) -> dict:
-    return {"timer": "RQ ring timer, due at dial + 7 s (timeout 2 + RING_GRACE 5)",
-            **_batch(stack, count, rate, wait_for_timers=30.0)}
+        outcomes[str(view.get("outcome"))] = outcomes.get(str(view.get("outcome")), 0) + 1
+        timeline = view.get("timeline", [])
+        first = {}
+        for e in timeline:
+            name = e["event"]
+            if name == "timeout" and e.get("stage") != "attempt":
+                name = f"timeout-{e.get('stage')}"
+            first.setdefault(name, e.get("at"))
+        answered += "leg-answered" in first
+        due = deadline_at.get(transfer_id)
+        if due is None or not first.get("timeout"):
+            not_moved.append({"transfer": transfer_id, "dl_at": due, "status": view.get("status"),
+                              "timeline": [(e.get("at"), e["event"], e.get("stage") or e.get("detail") or "")
+                                           for e in timeline]})
+            continue
+        moved = iso_ts(first["timeout"])
+        late.append(moved - due)
+        if moved < due:
+            early.append(transfer_id)
+        if first.get("caller-returned"):
+            returned.append(iso_ts(first["caller-returned"]) - due)
+        if first.get("dialing"):
+            windows.append(due - iso_ts(first["dialing"]))
+    hits = [h for h in stack.sim.faults().get("hits", []) if h.get("rule") == rule_id]
+    return {"deadline": "warm attempt window (dialing + timeout 2 + detection 2 + screen window), "
+                        "recipient never answers, its legs' status callbacks dropped",
+            "transfers": count, "started": len(ids), "rate_per_s": rate, "seconds": round(seconds, 1),
+            "deadline_read": len(deadline_at), "late_ms": distribution(late, 1000),
+            "moved_early": len(early), "early_ids": early[:5],
+            "not_moved_on": len(not_moved), "not_moved_examples": not_moved[:3],
+            "deadline_to_caller_returned_ms": distribution(returned, 1000),
+            "attempt_window_s": distribution(windows, 1, 3),
+            "leg_status_callbacks_dropped": len(hits), "legs_answered": answered,
+            "outcomes": outcomes, "unfinished": unfinished[:10], "unfinished_count": len(unfinished)}

@@ -135,10 +135,6 @@ class ReferActionForm(TwilioForm):
     sip_code = Text(data_key="ReferSipResponseCode", load_default=None, max_length=16)
 
 
-class AmdForm(TwilioForm):
-    answered_by = Text(data_key="AnsweredBy", required=True, max_length=64)
-
-
 class GatherForm(TwilioForm):
     digits = Text(data_key="Digits", load_default=None, max_length=64)
 
@@ -300,7 +296,7 @@ def load_handoff_data(raw: str | None) -> dict | None:
             "context": {"transcript": loaded["transcript"]}}
 
 
-__all__ = ["CALL_SID", "MAX_VARIABLES", "AgentEndedForm", "AmdForm", "CallStatusForm",
+__all__ = ["CALL_SID", "MAX_VARIABLES", "AgentEndedForm", "CallStatusForm",
            "ConferenceEventForm", "DialActionForm", "ExplainSchema", "GatherForm", "HandoffDataSchema",
            "IdempotencyKeySchema", "IncomingCallForm", "ReferActionForm", "Text", "ToolCallSchema",
            "TransferRequestSchema", "TwilioForm", "VariablesSchema", "load_handoff_data", "stringify",

@@ -74,7 +74,7 @@ def leg_status(transfer_id: str):
     """Warm transfer: a recipient leg's status callbacks."""
     form, q = parse_form(_status), _q()
     _rt().warm.leg_status(transfer_id, q["call_sid"], q["attempt"], leg_sid=form["call_sid"],
-                          call_status=form["call_status"])
+                          call_status=form["call_status"], detection_timeout=q["detection_timeout"])
     return no_content()
 
 

@@ -49,9 +49,8 @@ class WarmMode(ModeBase):
                                       k=s.accept_key, d=s.decline_key, sw=int(self.screen_window(t)))
 
     def window(self, t: Transfer) -> float:
-        """An attempt's legs must have answered, been detected and screened by then."""
-        s = t.settings
-        return s.timeout + (s.detection_timeout if s.human_detection else 0) + self.screen_window(t)
+        """An attempt's legs must have answered by then (an answer extends it: detection, screening)."""
+        return t.settings.timeout + GRACE
 
     @staticmethod
     def screen_window(t: Transfer) -> float:
@@ -88,7 +87,9 @@ class WarmMode(ModeBase):
         for index, target in enumerate(attempt.targets):
             address = endpoint(target).address
             leg = LegRequest(to=address, from_=t.caller_id, url=self._leg_url(t, "leg-answer"),
-                             status_callback=self.ctx.urls.transfer(t.id, "leg-status", t.call_sid, attempt=t.attempt),
+                             status_callback=self.ctx.urls.transfer(t.id, "leg-status", t.call_sid, attempt=t.attempt,
+                                                                    dt=t.settings.detection_timeout
+                                                                    if t.settings.human_detection else 0),
                              timeout=t.settings.timeout, machine_detection=t.settings.human_detection,
                              detection_timeout=t.settings.detection_timeout, send_digits=target.send_digits,
                              sip_username=target.sip_username, sip_password=target.sip_password)
@@ -126,7 +127,8 @@ class WarmMode(ModeBase):
         return joined
 
     # ------------------------------------------------------------------ leg callbacks (webhooks)
-    def leg_status(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, call_status: str) -> None:
+    def leg_status(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, call_status: str,
+                   detection_timeout: int = 0) -> None:
         """A recipient leg progressed; the last leg of an attempt ending fails it."""
         event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid}
         event_id = f"leg-status:{leg_sid}:{call_status}"
@@ -134,6 +136,13 @@ class WarmMode(ModeBase):
             self.store.apply(transfer_id, call_sid, Change(
                 event=event, event_id=event_id, attempt=attempt, sources=WAITING, to=TransferStatus.RINGING,
                 forward_only=True, leg=LegChange(leg_sid, LegState.RINGING, attempt=attempt)))
+            return
+        if call_status == "in-progress":
+            # Answered: detection runs before its Url is requested; the attempt waits that long more.
+            self.store.apply(transfer_id, call_sid, Change(
+                event={**event, "event": "leg-picked-up"}, event_id=event_id, attempt=attempt, sources=WAITING,
+                to=TransferStatus.ANSWERED, forward_only=True, leg=LegChange(leg_sid, LegState.ANSWERED, attempt=attempt),
+                deadline=Deadline(DeadlineKind.ATTEMPT, detection_timeout + 2 * GRACE, extend=True)))
             return
         if call_status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -440,11 +441,7 @@ class Stack:
             with open(path, "rb") as f:
                 f.seek((marks or {}).get(name, 0))
                 text = f.read().decode(errors="replace")
-            lines = text.splitlines()
-            polls = [line for line in lines if _is_poll(line)]
-            if polls:   # the harness's own polling of the API and /healthz says nothing
-                lines = [line for line in lines if not _is_poll(line)]
-                lines.append(f"({len(polls)} access-log lines of the harness polling /api/transfers and /healthz omitted)")
+            lines = _compact(text.splitlines())
             if len(lines) > max_lines:
                 lines = [f"… {len(lines) - max_lines} earlier lines in {path}"] + lines[-max_lines:]
             out[name] = "\n".join(lines) or "(nothing written during this test)"
@@ -453,6 +450,38 @@ class Stack:
 
 def _is_poll(line: str) -> bool:
     return ('"GET /api/transfers/' in line or '"GET /healthz' in line) and "python-requests" in line
+
+
+_TIMESTAMPS = re.compile(r"\[\d\d/\w{3}/\d{4}:[\d:]+ [+-]\d{4}\]|^\d{4}-\d\d-\d\d [\d:,.]+ ")
+_CLIENT_NOISE = ("twilio.http_client INFO Headers", "twilio.http_client INFO Content-Type",
+                 "twilio.http_client INFO Accept", "twilio.http_client INFO User-Agent",
+                 "twilio.http_client INFO X-Twilio-Client", "twilio.http_client INFO -- ",
+                 "twilio.http_client INFO Response Headers")
+
+
+def _compact(lines: list[str]) -> list[str]:
+    """Drop the harness's own polling and the Twilio client's header dumps; fold runs of lines that
+    differ only by their timestamp (hold-music loops) into one line and a count."""
+    out, polls, last_key, repeats = [], 0, None, 0
+    for line in lines:
+        if _is_poll(line):
+            polls += 1
+            continue
+        if any(noise in line for noise in _CLIENT_NOISE):
+            continue
+        key = _TIMESTAMPS.sub("", line)
+        if key == last_key:
+            repeats += 1
+            continue
+        if repeats:
+            out.append(f"    … the same {repeats} more time(s)")
+        out.append(line)
+        last_key, repeats = key, 0
+    if repeats:
+        out.append(f"    … the same {repeats} more time(s)")
+    if polls:
+        out.append(f"({polls} access-log lines of the harness polling /api/transfers and /healthz omitted)")
+    return out
 
 
 def tail(path: Path, lines: int) -> str:
