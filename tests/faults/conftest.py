@@ -86,6 +86,7 @@ def _fault_test_guard(request, stack, sim):
     """Before: every process up and ready. After: faults cleared, settings restored, calls hung up."""
     request.node._faults_stack = stack
     request.node._faults_marks = stack.log_marks()
+    stack.requested_transfers.clear()
     stack.ensure_running()
     before_calls = {c["sid"] for c in sim.calls()}
     settings_before = sim.settings()
@@ -131,6 +132,13 @@ def pytest_runtest_makereport(item, call):
     item._faults_logged = True
     for name, text in stack.logs_since(getattr(item, "_faults_marks", None)).items():
         report.sections.append((f"{name} log during this test ({stack.logs[name]})", text))
+    for transfer_id in stack.requested_transfers:
+        transfer = stack.get_transfer(transfer_id)
+        text = "(the API did not answer)" if transfer is None else "\n".join(
+            [f"status={transfer.get('status')} outcome={transfer.get('outcome')} "
+             f"detail={transfer.get('outcome_detail')!r}"] +
+            [" ".join(f"{k}={v}" for k, v in event.items()) for event in transfer.get("timeline", [])])
+        report.sections.append((f"transfer {transfer_id} (GET /api/transfers)", text))
     try:
         state = Faults(stack.sim).state()
         report.sections.append(("simulator fault rules and hits", _pretty(state)))

@@ -17,7 +17,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 import weakref
@@ -197,7 +196,7 @@ class Stack:
         self._http = requests.Session()
         self._http.headers["Authorization"] = f"Bearer {API_TOKEN}"
         self._redis_client: redis.Redis | None = None
-        self._lock = threading.RLock()
+        self.requested_transfers: list[str] = []     # by transfer(), for the failure report
         _LIVE_STACKS.add(self)
 
     # ------------------------------------------------------------------ environment
@@ -391,7 +390,9 @@ class Stack:
         """POST /api/calls/{sid}/transfers; asserts 202 and returns the transfer."""
         response = self.api("post", f"/api/calls/{call_sid}/transfers", json=body)
         assert response.status_code == 202, (response.status_code, response.text)
-        return response.json()
+        transfer = response.json()
+        self.requested_transfers.append(transfer["id"])
+        return transfer
 
     def get_transfer(self, transfer_id: str) -> dict | None:
         """GET /api/transfers/{id}; None while the service cannot answer (restarting, Redis down)."""

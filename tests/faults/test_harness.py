@@ -1,5 +1,6 @@
 """The harness itself: real processes start, serve a transfer, stop, restart and are cleaned up."""
 import signal
+import socket
 
 import requests
 
@@ -69,7 +70,5 @@ def test_close_leaves_no_process_and_frees_the_port(sim, tmp_path):
         except FileNotFoundError:
             pass
     for port in (other.port, other.redis.port):
-        import socket
-
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
