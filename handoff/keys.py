@@ -1,4 +1,4 @@
-"""Every Redis key, job id and conference name Handoff uses, built from one prefix (as rq does)."""
+"""Every Redis key and conference name Handoff uses, built from one prefix (as rq does)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -69,11 +69,6 @@ class Keys:
     def queue_name(self, name: str = "transfers") -> str:
         """RQ queue name, namespaced so several deployments can share one Redis."""
         return f"{self.prefix}-{name}"
-
-    def job_id(self, kind: str, transfer_id: str, *parts: object) -> str:
-        """An RQ job id for a transfer's job (deterministic ids let duplicates collapse)."""
-        tail = "-".join(str(p) for p in parts)
-        return f"{self.prefix}-{kind}-{transfer_id}" + (f"-{tail}" if tail else "")
 
     def conference(self, transfer_id: str) -> str:
         """The friendly name of a warm transfer's conference room."""

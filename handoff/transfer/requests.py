@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from typing import Mapping
 
+from ..placeholders import fill, runtime_values
 from ..destinations import DestinationError, parse_e164, parse_raw_target
 from ..record import Transfer, expand_plan, settings_to_json
 from ..state import CALL_ENDED, TransferMode, TransferStatus
@@ -153,6 +154,13 @@ class Requests:
             overrides["caller_id"] = request.caller_id
         settings = replace(settings, **overrides)
         attempts = expand_plan(plan)
+        if settings.message:
+            # The caller hears it first: its placeholders are filled now, from what the request knows.
+            recipient = next((t.recipient for a in attempts[:1] for t in a.targets if t.recipient), None)
+            settings = replace(settings, message=fill(settings.message, runtime_values(
+                call=call, call_sid=call_sid, reason=request.reason, summary=request.summary,
+                variables=request.variables, call_variables=call_variables, recipient=recipient,
+                transcript=(request.context or {}).get("transcript"))))
         kinds = {t.kind for a in attempts for t in a.targets}
         if request.refer:
             if call.get("sip") != "1":

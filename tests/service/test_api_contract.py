@@ -213,3 +213,28 @@ def test_malformed_path_parameters_are_404(api):
         response = api(method, url, json={"variables": {}})
         assert response.status_code == 404, url
         _assert_error_shape(response)
+
+
+def test_an_idempotency_key_reused_with_another_body_is_422(sim, phone, api):
+    sim.add_persona({"address": "+14155550101", "kind": "no-answer"})
+    caller = phone("+14155550188")
+    headers = {"Idempotency-Key": "tool-call-42"}
+    first = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing"}, headers=headers)
+    again = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing"}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.get_json()["id"] == first.get_json()["id"]
+    other = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing", "reason": "else"}, headers=headers)
+    assert other.status_code == 422
+    assert other.get_json()["error"]["code"] == "idempotency_key_reused"
+    api("post", f"/api/transfers/{first.get_json()['id']}/cancel")
+
+
+def test_a_transfer_on_a_call_that_has_ended_is_409_naming_its_status(sim, phone, api):
+    caller = phone("+14155550189")
+    sim.hangup(caller)
+    sim.wait_for(lambda: api("get", f"/api/calls/{caller}").get_json().get("status") == "completed", timeout=5,
+                 message="call ended recorded")
+    response = api("post", f"/api/calls/{caller}/transfers", json={"to": "billing"})
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "call_ended" and error["fields"]["call_status"] == ["completed"]

@@ -221,3 +221,13 @@ def test_attempt_deadline_frees_a_caller_twilio_never_reported(sim, phone, api, 
         assert any(hit["action"] == "drop" for hit in sim.faults()["hits"])
     finally:
         sim.clear_faults()
+
+
+def test_placeholders_in_the_hand_off_message_are_filled(sim, phone, api, wait_transfer):
+    sim.add_persona({"address": "+14155550101", "kind": "human", "answer_after": 0.1, "hangup_after": 0.2})
+    caller = phone("+14155550190")
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={
+        "to": "billing", "reason": "a refund", "message": "Connecting you to <recipient> about <reason>."}).get_json()
+    wait_transfer(transfer["id"])
+    said = " ".join(h.get("text") or "" for h in sim.heard(caller))
+    assert "Connecting you to billing about a refund." in said
