@@ -34,7 +34,13 @@ AGENT_URL = "wss://agent.example.com/relay"
 WEB_WORKERS = 2
 WEB_THREADS = 4
 WORKER_PROCESSES = 2          # the Procfile's worker default (WORKER_PROCESSES or 2)
-SIM_SETTINGS = {**TEST_SETTINGS, "webhook_timeout": 15}
+# play_seconds: one loop of <Play> in the simulator. The test value (0.2 s) is a loop of hold music
+# every 0.2 s, and the simulator plays a conference wait document's <Play loop="0"> once, then asks
+# the waitUrl again (Twilio loops it until the wait ends): with the engine's default hold music that
+# was a /hold request every ~0.5 s per waiting caller (~300 req/s with 200 on hold), which took a
+# core from what we measure. 60 s per loop is what a hold-music file lasts (and what the old default
+# hold, <Pause length=60>, cost).
+SIM_SETTINGS = {**TEST_SETTINGS, "webhook_timeout": 15, "play_seconds": 60}
 
 
 def gunicorn_argv(port: int, app_spec: str) -> list[str]:

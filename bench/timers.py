@@ -83,7 +83,10 @@ def _batch(stack: Stack, keys, local: Sessions, callers: list[str], rate: float,
     # Stay off the API while the deadlines fire (polling it would load the 2 cores we measure).
     last = max(deadline_at.values(), default=time.time())
     time.sleep(max(0.0, last - time.time() + 3.0))
-    views, unfinished = wait_transfers(stack, ids, timeout=60, idle_timeout=20)
+    # Finished, and the caller's return recorded (it follows the `completed` status by a job).
+    back = lambda view: view["status"] == "completed" and any(
+        e["event"] in ("caller-returned", "caller-not-returned") for e in view["timeline"])
+    views, unfinished = wait_transfers(stack, ids, timeout=60, idle_timeout=20, predicate=back)
     seconds = time.monotonic() - began
 
     late, early, not_moved, returned, windows, outcomes, answered = [], [], [], [], [], {}, 0

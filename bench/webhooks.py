@@ -7,6 +7,7 @@ byte-identical requests. Also counts Redis round trips and commands per webhook.
 """
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ import redis
 from bench import loadgen
 from bench.common import place_calls, post_transfer, wait_transfers
 from bench.stack import ACCOUNT_SID, AGENT_NUMBER, Interference, Stack
+from handoff.callback_urls import CallbackUrls
 
 DURATION = 3.0           # seconds per measured run
 ROUNDS = 5               # alternating bare/Handoff runs per webhook (a shared VM is noisy: medians)
@@ -75,7 +77,8 @@ def callback_requests(stack: Stack, transfers, count: int) -> list[loadgen.Reque
     out = []
     for i in range(count):
         transfer_id, caller, leg = transfers[i % len(transfers)]
-        path = f"/voice/transfers/{transfer_id}/dial-status?a=0"
+        # Exactly the URL the service gives Twilio (the caller's CallSid `c` rides in the query).
+        path = CallbackUrls("").transfer(transfer_id, "dial-status", caller, attempt=0)
         params = {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": leg, "CallStatus": "ringing",
                   "Called": "+14155550202", "Caller": AGENT_NUMBER, "Direction": "outbound-dial",
                   "From": AGENT_NUMBER, "To": "+14155550202", "ParentCallSid": caller,
@@ -115,6 +118,10 @@ def load(stack: Stack, base_url: str, requests, work_dir: Path, *, duration=None
         result["redis_commands_per_request"] = round(commands / max(1, result["requests"]), 2)
         result["redis_commands_by_type"] = {k: round((after[k] - before[1].get(k, 0)) / max(1, result["requests"]), 2)
                                             for k in after if after[k] - before[1].get(k, 0) >= result["requests"] / 4}
+    if result.get("non2xx"):
+        # A replayed request the server refuses measures an error path, not the webhook: say so loudly.
+        print(f"[bench] WARNING: {result['non2xx']}/{result['requests']} non-2xx answers from "
+              f"{components['server']} ({requests[0].path.split('?')[0]} ...)", file=sys.stderr, flush=True)
     return result
 
 

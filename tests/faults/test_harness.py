@@ -36,7 +36,9 @@ def test_redis_restart_keeps_data_on_the_same_port(stack):
     assert client.get(f"{stack.key_prefix}:probe") == b"kept"
     # The service reads the transfer back from the AOF-restored Redis.
     again = stack.wait_transfer(final["id"], timeout=10)
-    assert (again["outcome"], events(again)) == (final["outcome"], events(final))
+    # (A late leg callback may still add its fact after `final` was read: nothing is lost or moved.)
+    assert again["outcome"] == final["outcome"] and events(again)[:len(events(final))] == events(final)
+    assert events(again).count("completed") == 1
 
 
 def test_killed_workers_are_all_gone_and_come_back(stack):

@@ -75,6 +75,10 @@ def test_invalid_to_and_bad_credentials(sim, client):
 
 
 def test_strict_unknown_param_and_enum(sim, client):
+    from simulator.testing import load_spec
+
+    if load_spec() is None:
+        pytest.skip("strict enum checks need Twilio's API description (../shared/twilio-oai)")
     with pytest.raises(TwilioRestException) as exc:
         client.calls.create(to="+14155550123", from_=NUMBER, twiml="<Response/>", method="PUT")
     assert "Method" in exc.value.msg and exc.value.status == 400
