@@ -23,7 +23,7 @@ import time
 from bench.common import Sessions, distribution, iso_ts, paced, place_calls, post_transfer, wait_transfers
 from bench.stack import Stack
 
-NEVER_ANSWERS = "+14155550204"       # recipient `never_answers`: warm, timeout 2, accept 1, detection 2
+NEVER_ANSWERS = "+14155550204"       # recipient `never_answers` (bench/recipients.yaml): warm, ring timeout 2 s
 RECIPIENT = "never_answers"
 
 
@@ -116,8 +116,8 @@ def _batch(stack: Stack, keys, local: Sessions, callers: list[str], rate: float,
         if first.get("dialing"):
             windows.append(due - iso_ts(first["dialing"]))
     hits = [h for h in stack.sim.faults().get("hits", []) if h.get("rule") == rule_id]
-    return {"deadline": "warm attempt window (dialing + timeout 2 + detection 2 + screen window), "
-                        "recipient never answers, its legs' status callbacks dropped",
+    return {"deadline": "warm attempt deadline armed by `dialing` (window: attempt_window_s), recipient "
+                        "never answers, its legs' status callbacks dropped",
             "transfers": count, "started": len(ids), "rate_per_s": rate, "seconds": round(seconds, 1),
             "deadline_read": len(deadline_at), "late_ms": distribution(late, 1000),
             "moved_early": len(early), "early_ids": early[:5],
