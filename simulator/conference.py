@@ -1,5 +1,6 @@
 """Conferences: joining, wait and hold audio, start/end rules, participant updates, status callbacks."""
 
+import itertools
 import time
 
 from simulator import twiml
@@ -307,8 +308,11 @@ def _play_loop(runner, url, method, until, *, default_music=True):
                 for verb in root:
                     if until():
                         break
-                    loops = max(1, twiml.integer(verb.get("loop"), 1))
-                    for _ in range(loops):
+                    loops = twiml.integer(verb.get("loop"), 1)
+                    # loop="0" repeats until the wait ends, as on Twilio (no refetch of the waitUrl).
+                    for _ in (itertools.count() if loops == 0 else range(max(1, loops))):
+                        if until():
+                            break
                         if verb.tag == "Say":
                             played = True
                             if runner.listen("say", len(text(verb)) * sim.settings.speech_seconds_per_char,
