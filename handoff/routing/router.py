@@ -13,7 +13,7 @@ from .errors import RoutingError
 from .hours import check_instant
 from .model import LAST_RESORT, Config, Group, Recipient, Rotation, Rule
 from .rules import evaluate_rule
-from .schema import delivery_settings, load_config
+from .loader import delivery_settings, load_config
 from .variables import Scope, placeholders
 
 MODES = ("cold", "warm", "agent")
