@@ -124,8 +124,15 @@ class Lifecycle:
             return self._return(claim.transfer, tries)
         t = claim.transfer
         if tries > MAX_TRIES:
-            self.attempt_failed(t, Outcome.CONNECTION_ERROR, f"{kind.value} did not complete after {MAX_TRIES} tries",
-                                {"event": "gave-up", "stage": kind.value, "attempt": t.attempt})
+            detail = f"{kind.value} did not complete after {MAX_TRIES} tries"
+            event = {"event": "gave-up", "stage": kind.value, "attempt": t.attempt}
+            if kind is DeadlineKind.START:
+                # The caller was never moved: no fallback can go on without them, so the transfer ends.
+                self.store.apply(t.id, t.call_sid, Change(event=event, sources=[TransferStatus.REQUESTED],
+                                                          to="completed", outcome=Outcome.CONNECTION_ERROR,
+                                                          detail=detail))
+            else:
+                self.attempt_failed(t, Outcome.CONNECTION_ERROR, detail, event)
             return True
         mode = self.modes.of(t)
         if kind is DeadlineKind.START:

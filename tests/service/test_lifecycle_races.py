@@ -103,3 +103,27 @@ def test_a_lost_join_callback_is_reconciled_with_twilio_not_failed(sim, phone, a
     finally:
         sim.clear_faults()
         sim.hangup(caller)
+
+
+def test_a_start_that_keeps_dying_ends_the_transfer_and_returns_the_caller(sim, phone, service_env):
+    """A start job killed every time (its lease re-fires it) gives up after its tries: the transfer ends
+    with a connection error instead of walking the fallback chain without its caller, and the caller
+    hears the agent again. Run on a prefix no worker serves, so this test alone drives `advance`."""
+    import uuid
+
+    from app import create_app
+
+    caller = phone("+14155550191")
+    runtime = create_app({**service_env, "REDIS_KEY_PREFIX": f"nowork-{uuid.uuid4().hex[:8]}"}).extensions["handoff"]
+    runtime.store.record_call(caller, {"from": "+14155550191", "to": "+15005550006", "status": "in-progress",
+                                       "sip": "0"})
+    from handoff.transfer_request import TransferRequest
+
+    transfer, _ = runtime.service.request_transfer(caller, TransferRequest(to="warm_first"))
+    # Three starts were claimed and died (each a worker killed mid-job): the fourth claim gives up.
+    runtime.redis.hset(runtime.store.keys.transfer(transfer.id), "tries_start_0", 3)
+    runtime.lifecycle.advance(transfer.id)
+    done = runtime.service.transfer_view(transfer.id)
+    assert (done["status"], done["outcome"]) == ("completed", "transfer-failed-connection-error")
+    assert "gave-up" in events(done) and "dialing" not in events(done)
+    back_with_agent(sim, caller, "transfer-failed-connection-error")
