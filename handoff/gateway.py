@@ -70,6 +70,7 @@ class LegRequest:
     timeout: int
     machine_detection: bool
     detection_timeout: int = 30
+    detection_tuning: tuple[int | None, int | None, int | None] = (None, None, None)   # speech, speech end, silence
     send_digits: str | None = None
     sip_username: str | None = None
     sip_password: str | None = None
@@ -151,6 +152,11 @@ class TwilioGateway:
             # Twilio ignores MachineDetection with SendDigits; then the consent prompt screens.
             kwargs.update(machine_detection="Enable",
                           machine_detection_timeout=max(3, min(59, int(leg.detection_timeout))))
+            speech, speech_end, silence = leg.detection_tuning
+            tuning = {"machine_detection_speech_threshold": speech,
+                      "machine_detection_speech_end_threshold": speech_end,
+                      "machine_detection_silence_timeout": silence}
+            kwargs.update({name: value for name, value in tuning.items() if value is not None})
         if leg.send_digits:
             kwargs["send_digits"] = leg.send_digits
         if leg.sip_username:

@@ -65,6 +65,11 @@ class DeliverySettings:
     accept_timeout: int = 8                 # seconds to press a key after the whisper (warm)
     human_detection: bool = True            # AMD on warm legs
     detection_timeout: int = 30             # seconds to wait for AMD before giving up
+    # Twilio's AMD tuning, in milliseconds (None: Twilio's defaults): MachineDetectionSpeechThreshold,
+    # MachineDetectionSpeechEndThreshold and MachineDetectionSilenceTimeout.
+    detection_speech_threshold: int | None = None
+    detection_speech_end_threshold: int | None = None
+    detection_silence_timeout: int | None = None
     accept_key: str = "1"
     decline_key: str = "2"
     caller_id: str = "agent"                # agent | caller | an E.164 number

@@ -159,6 +159,10 @@ class DeliverySchema(Strict):
     accept_timeout = fields.Integer(validate=validate.Range(1, 120))
     human_detection = fields.Boolean()
     detection_timeout = fields.Integer(validate=validate.Range(2, 120))
+    # Ranges from Twilio's API description (Calls create, MachineDetection*).
+    detection_speech_threshold = fields.Integer(validate=validate.Range(1000, 6000))
+    detection_speech_end_threshold = fields.Integer(validate=validate.Range(500, 5000))
+    detection_silence_timeout = fields.Integer(validate=validate.Range(2000, 10000))
     accept_key = Text(validate=validate.Regexp(r"^[0-9*#]$"))
     decline_key = Text(validate=validate.Regexp(r"^[0-9*#]$"))
     caller_id = Text()

@@ -91,7 +91,11 @@ class WarmMode(ModeBase):
                                                                     dt=t.settings.detection_timeout
                                                                     if t.settings.human_detection else 0),
                              timeout=t.settings.timeout, machine_detection=t.settings.human_detection,
-                             detection_timeout=t.settings.detection_timeout, send_digits=target.send_digits,
+                             detection_timeout=t.settings.detection_timeout,
+                             detection_tuning=(t.settings.detection_speech_threshold,
+                                               t.settings.detection_speech_end_threshold,
+                                               t.settings.detection_silence_timeout),
+                             send_digits=target.send_digits,
                              sip_username=target.sip_username, sip_password=target.sip_password)
             try:
                 sid = self.ctx.gateway.create_leg(leg)

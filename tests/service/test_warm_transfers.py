@@ -228,3 +228,17 @@ def test_hold_is_an_announcement_then_music_when_nothing_is_configured(sim, phon
     announced = next(i for i, h in enumerate(heard) if "Please hold" in (h.get("text") or ""))
     assert any(h["kind"] in ("play", "music") for h in heard[announced + 1:])
     assert not any(h["kind"] == "silence" for h in heard[announced + 1:])
+
+
+def test_detection_settings_reach_twilio(sim, phone, api, wait_transfer):
+    sim.add_persona({"address": "+14155550175", "kind": "human", "answer_after": 0.1, "press": "1",
+                     "press_after": 0.05})
+    caller = phone("+14155550192")
+    transfer = api("post", f"/api/calls/{caller}/transfers", json={"to": "tuned_desk"}).get_json()
+    wait_transfer(transfer["id"], lambda t: t["outcome"] == "transfer-success", timeout=15)
+    create = next(r for r in sim.requests() if r["method"] == "POST" and r["path"].endswith("/Calls.json")
+                  and r["params"].get("To") == "+14155550175")
+    params = create["params"]
+    assert params["MachineDetection"] == "Enable" and params["MachineDetectionTimeout"] == "5"
+    assert (params["MachineDetectionSpeechThreshold"], params["MachineDetectionSpeechEndThreshold"],
+            params["MachineDetectionSilenceTimeout"]) == ("2400", "1200", "3000")
