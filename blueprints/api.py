@@ -81,6 +81,13 @@ def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str =
         raise ApiError(409, "transfer_in_progress", str(exc), fields={"transfer_id": [exc.transfer_id]}) from None
 
 
+def _found(view: dict | None, message: str) -> dict:
+    """The view, or the one 404 shape when there is nothing to show."""
+    if view is None:
+        raise ApiError(404, "not_found", message)
+    return view
+
+
 @bp.post("/calls/<call_sid>/transfers")
 @bearer_token
 def create_transfer(call_sid: str):
@@ -103,10 +110,7 @@ def create_transfer(call_sid: str):
 def get_transfer(transfer_id: str):
     """The transfer with its status, outcome and timeline."""
     _check_transfer_id(transfer_id)
-    view = service().transfer_view(transfer_id)
-    if view is None:
-        raise ApiError(404, "not_found", f"No transfer {transfer_id}")
-    return jsonify(view)
+    return jsonify(_found(service().transfer_view(transfer_id), f"No transfer {transfer_id}"))
 
 
 @bp.get("/transfers/<transfer_id>/context")
@@ -114,10 +118,7 @@ def get_transfer(transfer_id: str):
 def get_transfer_context(transfer_id: str):
     """The conversation context handed to the receiving agent (agent-to-agent hand-off)."""
     _check_transfer_id(transfer_id)
-    view = service().context_view(transfer_id)
-    if view is None:
-        raise ApiError(404, "not_found", f"No transfer {transfer_id}")
-    return jsonify(view)
+    return jsonify(_found(service().context_view(transfer_id), f"No transfer {transfer_id}"))
 
 
 @bp.post("/transfers/<transfer_id>/cancel")
@@ -139,10 +140,7 @@ def cancel_transfer(transfer_id: str):
 def get_call(call_sid: str):
     """The call with its transfers."""
     _check_call_sid(call_sid)
-    view = service().call_view(call_sid)
-    if view is None:
-        raise ApiError(404, "not_found", f"No call {call_sid} is known to Handoff")
-    return jsonify(view)
+    return jsonify(_found(service().call_view(call_sid), f"No call {call_sid} is known to Handoff"))
 
 
 @bp.put("/calls/<call_sid>/variables")

@@ -169,11 +169,8 @@ class ContextSchema(Schema):
     transcript = fields.List(fields.Nested(Turn), load_default=list, validate=validate.Length(max=500))
 
 
-class TransferRequestSchema(Schema):
-    """POST /api/calls/{CallSid}/transfers."""
-
-    class Meta:
-        unknown = RAISE
+class TransferFields(Schema):
+    """What any request for a transfer may say, however it arrives (the API, or HandoffData)."""
 
     to = Text(required=True, validate=validate.Length(min=1, max=256))
     mode = Text(load_default=None, validate=validate.OneOf(MODES))
@@ -182,9 +179,17 @@ class TransferRequestSchema(Schema):
     summary = Text(load_default=None, multiline=True, max_length=2000)
     variables = Variables(load_default=dict)
     final = fields.Bool(load_default=True)
+    refer = fields.Bool(load_default=False)
+
+
+class TransferRequestSchema(TransferFields):
+    """POST /api/calls/{CallSid}/transfers."""
+
+    class Meta:
+        unknown = RAISE
+
     caller_id = Text(load_default=None, max_length=64)
     timeout = fields.Int(load_default=None, validate=validate.Range(min=1, max=600))
-    refer = fields.Bool(load_default=False)
     context = fields.Nested(ContextSchema, load_default=dict)
 
 
@@ -230,7 +235,7 @@ class IdempotencyKeySchema(Schema):
 
 # --- ConversationRelay's HandoffData -----------------------------------------------------------
 
-class HandoffDataSchema(Schema):
+class HandoffDataSchema(TransferFields):
     """The transfer an agent asks for when it ends its ConversationRelay session.
 
     {"transfer": {...}} or the same keys at the top level; "destination" is another name for "to".
@@ -240,14 +245,6 @@ class HandoffDataSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    to = Text(required=True, validate=validate.Length(min=1, max=256))
-    mode = Text(load_default=None, validate=validate.OneOf(MODES))
-    message = Text(load_default=None, multiline=True, max_length=1000)
-    reason = Text(load_default=None, multiline=True, max_length=500)
-    summary = Text(load_default=None, multiline=True, max_length=2000)
-    variables = Variables(load_default=dict)
-    final = fields.Bool(load_default=True)
-    refer = fields.Bool(load_default=False)
     transcript = fields.List(fields.Nested(Turn), load_default=list, validate=validate.Length(max=500))
 
     @pre_load

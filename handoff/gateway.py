@@ -18,8 +18,7 @@ T = TypeVar("T")
 NOT_FOUND = 20404                 # the call does not exist (any more)
 CALL_NOT_IN_PROGRESS = 21220      # the call cannot be changed: it has ended
 INVALID_TO = 21211
-INVALID_DIAL_TARGET = 13224
-PERMANENT_CODES = frozenset({NOT_FOUND, CALL_NOT_IN_PROGRESS, INVALID_TO, INVALID_DIAL_TARGET})
+INVALID_DIAL_TARGET = 13224       # (these, like every 4xx, are permanent: see is_transient)
 
 
 class GatewayError(Exception):

@@ -26,7 +26,3 @@ class JobQueue:
                                 timeout=JOB_TIMEOUT, result_ttl=60, failure_ttl=24 * 3600)
         if batch is not None:
             batch.pad()
-
-    def depth(self) -> int:
-        """Jobs waiting to run (for /healthz)."""
-        return self.queue.count

@@ -128,7 +128,3 @@ class Transfer:
     def current(self) -> Attempt:
         """The attempt the transfer is on."""
         return self.attempts[min(self.attempt, len(self.attempts) - 1)]
-
-    @property
-    def is_last_attempt(self) -> bool:
-        return self.attempt + 1 >= len(self.attempts)

@@ -84,7 +84,7 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
     cold, warm, agent = ColdMode(ctx, lifecycle), WarmMode(ctx, lifecycle), AgentMode(ctx, lifecycle)
     lifecycle.modes = Modes(cold=cold, warm=warm, agent=agent)
     requests = Requests(ctx, lifecycle)
-    calls = Calls(ctx, lifecycle, requests, {"cold": cold, "warm": warm, "agent": agent})
+    calls = Calls(ctx, lifecycle, requests)
     service = TransferService(requests, lifecycle, Views(store))
     return Runtime(config=config, redis=connection, store=store, jobs=jobs, ctx=ctx, lifecycle=lifecycle,
                    cold=cold, warm=warm, agent=agent, calls=calls, service=service, routing=routing)

@@ -43,10 +43,6 @@ class Outcome(str, Enum):
     def is_success(self) -> bool:
         return self is Outcome.SUCCESS
 
-    @property
-    def is_cancelled(self) -> bool:
-        return self is Outcome.CANCELLED
-
 
 class TransferMode(str, Enum):
     """How the caller reaches the recipient."""

@@ -31,6 +31,9 @@ class AgentMode(ModeBase):
                       sources=[TransferStatus.REQUESTED], to="completed", outcome=Outcome.SUCCESS,
                       detail="handed to agent", caller=CallerAt.BRIDGED)
 
+    def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
+        return self.handed_off(t), self.caller_document(t)
+
     def start(self, t: Transfer) -> None:
         """Job: move the caller to the receiving agent; then the hand-off has succeeded."""
         if self.move_caller(t, self.caller_document(t)):

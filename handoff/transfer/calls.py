@@ -8,19 +8,17 @@ from ..transfer_request import TransferRequest
 from . import decisions as d
 from .context import Context
 from .lifecycle import Lifecycle
-from .modes import inline_start
 from .requests import IdempotencyMismatch, Requests, TransferConflict, TransferRefused, UnknownCall
 
 
 class Calls:
     """Call bookkeeping and the agent's HandoffData."""
 
-    def __init__(self, ctx: Context, lifecycle: Lifecycle, requests: Requests, modes: dict):
+    def __init__(self, ctx: Context, lifecycle: Lifecycle, requests: Requests):
         self.ctx = ctx
         self.store = ctx.store
         self.lifecycle = lifecycle
         self.requests = requests
-        self.modes = modes
 
     def incoming(self, *, call_sid: str, from_: str, to: str, direction: str | None) -> d.ConnectAgent:
         """Record a new call and connect the caller to the AI agent."""
@@ -48,7 +46,7 @@ class Calls:
             return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused",
                                         detail=getattr(exc, "message", str(exc)))
         t = Transfer.parse({name: str(value) for name, value in fields.items()})
-        change, decision = inline_start(self.ctx, t, **self.modes)
+        change, decision = self.lifecycle.modes.of(t).first_document(t)
         batch = self.store.batch()
         self.lifecycle.start(fields, event={"event": "requested", "to": request.to, "mode": t.mode.value,
                                             "via": "handoff", "reason": request.reason},

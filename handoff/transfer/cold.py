@@ -10,7 +10,7 @@ from ..destinations import sip_uri_with_headers
 from ..gateway import GatewayError
 from ..record import Transfer
 from ..state import DIAL_STATUS_OUTCOMES, CallerAt, DeadlineKind, LegState, Outcome, TransferStatus
-from ..store import CLEAR, Change, Deadline, LegChange, Result
+from ..store import Change, Deadline, LegChange, Result
 from ..targets import Target, TargetKind
 from . import decisions as d
 from .modes import ModeBase, speech_seconds
@@ -58,15 +58,22 @@ class ColdMode(ModeBase):
         """Job: a fallback is due after a timeout: move the caller into its Dial."""
         self._dial(t, sources=[TransferStatus.DIALING])
 
+    def _dialing(self, t: Transfer, sources) -> Change:
+        """The caller is (about to be) in the attempt's Dial: its deadline is the attempt's window."""
+        return Change(
+            event={"event": "dialing", "attempt": t.attempt, "target": t.current.describe(), "refer": t.refer},
+            event_id=f"dialing:{t.attempt}", attempt=t.attempt, sources=sources, to=TransferStatus.DIALING,
+            caller=CallerAt.DIAL, deadline=Deadline(DeadlineKind.ATTEMPT, self.window(t, first=t.attempt == 0)))
+
+    def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
+        return self._dialing(t, [TransferStatus.REQUESTED]), self.caller_document(t)
+
     def _dial(self, t: Transfer, *, sources) -> None:
         t = self.resolve(t)
         if t is None:
             return
         # Armed before the redirect, so the deadline can never be missing while the caller dials.
-        result = self.store.apply(t.id, t.call_sid, Change(
-            event={"event": "dialing", "attempt": t.attempt, "target": t.current.describe(), "refer": t.refer},
-            event_id=f"dialing:{t.attempt}", attempt=t.attempt, sources=sources, to=TransferStatus.DIALING,
-            caller=CallerAt.DIAL, deadline=Deadline(DeadlineKind.ATTEMPT, self.window(t, first=t.attempt == 0))))
+        result = self.store.apply(t.id, t.call_sid, self._dialing(t, sources))
         if result.applied:
             self.move_caller(result.transfer, self.caller_document(result.transfer))
 
@@ -81,10 +88,9 @@ class ColdMode(ModeBase):
         live = [sid for sid, status in children.items() if status == "in-progress"]
         if not live:
             return False
-        self.store.apply(t.id, t.call_sid, Change(
+        self.store.apply(t.id, t.call_sid, self.lifecycle.succeeded(
             event={"event": "bridged", "attempt": t.attempt, "leg": live[0], "reconciled": True},
-            attempt=t.attempt, sources=DIAL_STATES, to=TransferStatus.BRIDGED, outcome=Outcome.SUCCESS,
-            detail="answered", caller=CallerAt.BRIDGED, deadline=CLEAR, fields={"bridged_leg": live[0]}))
+            attempt=t.attempt, sources=DIAL_STATES, detail="answered", fields={"bridged_leg": live[0]}))
         return True
 
     # ------------------------------------------------------------------ callbacks (webhooks)
@@ -147,10 +153,10 @@ class ColdMode(ModeBase):
                             to=TransferStatus.RINGING, forward_only=True,
                             leg=LegChange(leg_sid, LegState.RINGING, attempt=attempt))
         elif call_status in ("in-progress", "answered"):
-            change = Change(event={"event": "bridged", "attempt": attempt, "leg": leg_sid}, event_id=event_id,
-                            attempt=attempt, sources=DIAL_STATES, to=TransferStatus.BRIDGED, outcome=Outcome.SUCCESS,
-                            detail="answered", caller=CallerAt.BRIDGED, deadline=CLEAR,
-                            fields={"bridged_leg": leg_sid}, leg=LegChange(leg_sid, LegState.ACCEPTED, attempt=attempt))
+            change = self.lifecycle.succeeded(
+                event={"event": "bridged", "attempt": attempt, "leg": leg_sid}, event_id=event_id, attempt=attempt,
+                sources=DIAL_STATES, detail="answered", fields={"bridged_leg": leg_sid},
+                leg=LegChange(leg_sid, LegState.ACCEPTED, attempt=attempt))
         elif call_status == "initiated":
             change = Change(event=event, event_id=event_id, attempt=attempt,
                             leg=LegChange(leg_sid, LegState.DIALED, attempt=attempt))

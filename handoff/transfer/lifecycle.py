@@ -62,14 +62,13 @@ class Lifecycle:
                         detail=detail, on_next=Deadline(DeadlineKind.DIAL))
         return self.store.apply(t.id, t.call_sid, change, batch=batch)
 
-    def attempt_succeeded(self, t: Transfer, detail: str, event: dict, *, caller: CallerAt = CallerAt.BRIDGED,
-                          finish: bool = False, batch: Batch | None = None,
-                          event_id: str | None = None) -> Result | None:
-        """The caller is with the recipient: success, and nothing left to wait for."""
-        change = Change(event=event, event_id=event_id, attempt=t.attempt, sources=list(WAITING) + [
-                        TransferStatus.BRIDGED], to="completed" if finish else TransferStatus.BRIDGED,
-                        outcome=Outcome.SUCCESS, detail=detail, caller=caller, deadline=CLEAR)
-        return self.store.apply(t.id, t.call_sid, change, batch=batch)
+    @staticmethod
+    def succeeded(*, event: dict, sources, detail: str, attempt: int | None = None, event_id: str | None = None,
+                  fields: dict | None = None, leg: LegChange | None = None) -> Change:
+        """The change that records the caller with the recipient: success, and nothing left to wait for."""
+        return Change(event=event, event_id=event_id, attempt=attempt, sources=sources, to=TransferStatus.BRIDGED,
+                      outcome=Outcome.SUCCESS, detail=detail, caller=CallerAt.BRIDGED, deadline=CLEAR,
+                      fields=fields, leg=leg)
 
     def cancel(self, transfer_id: str, detail: str = "cancelled through the API") -> Transfer:
         """Cancel a transfer that has not bridged; its legs end and the caller goes back to the agent."""

@@ -6,8 +6,8 @@ import logging
 from typing import TYPE_CHECKING, Protocol
 
 from ..gateway import GatewayError
-from ..record import Attempt, Transfer, target_to_json
-from ..state import CallerAt, Outcome, TransferMode
+from ..record import Transfer, target_to_json
+from ..state import CallerAt, Outcome, TransferMode, TransferStatus
 from ..store import Change
 from . import decisions as d
 from .context import Context
@@ -29,6 +29,7 @@ class Mode(Protocol):
     def dial(self, t: Transfer) -> None: ...
     def reconcile(self, t: Transfer) -> bool: ...
     def caller_document(self, t: Transfer) -> d.Decision: ...
+    def first_document(self, t: Transfer) -> tuple[Change, d.Decision]: ...
 
 
 class ModeBase:
@@ -42,6 +43,28 @@ class ModeBase:
     def reconcile(self, t: Transfer) -> bool:
         """Did the attempt succeed after all, though no callback said so? (Default: no.)"""
         return False
+
+    def first_document(self, t: Transfer) -> tuple[Change, d.Decision]:
+        """A hand-off from HandoffData: the caller has already left the agent, so the first document is
+        answered inline; the change records where the caller is and arms what it waits for."""
+        if t.current.dynamic:
+            # The destination needs a remote lookup, which only a worker may do: hold until then.
+            hold = self.hold_document(t)
+            return (Change(event={"event": "caller-waiting"}, sources=[TransferStatus.REQUESTED],
+                           caller=CallerAt.WAITING),
+                    d.HoldAudio(music_url=hold.music_url, message=hold.message,
+                                announcement=t.message or "Please hold while I connect you.",
+                                again_url=self.ctx.urls.transfer(t.id, "hold", t.call_sid)))
+        return self.inline_first(t)
+
+    def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
+        raise NotImplementedError
+
+    def hold_document(self, t: Transfer | None) -> d.HoldAudio:
+        """What a waiting caller hears: configured music or message, else the default music."""
+        s = t.settings if t else None
+        music = (s.hold_music_url if s else None) or (None if s and s.hold_message else self.ctx.hold_music_url)
+        return d.HoldAudio(music_url=music, message=s.hold_message if s else None)
 
     def move_caller(self, t: Transfer, decision: d.Decision) -> bool:
         """Redirect the caller; a failure ends the transfer (cancelled when the caller is gone)."""
@@ -82,10 +105,6 @@ class ModeBase:
         return result.transfer if result and result.applied else None
 
 
-def describe(attempt: Attempt) -> str:
-    return attempt.describe()
-
-
 class Modes:
     """The lifecycle's way to the mode of a transfer."""
 
@@ -94,31 +113,3 @@ class Modes:
 
     def of(self, t: Transfer) -> Mode:
         return self._by_mode[t.mode]
-
-
-__all__ = ["CallerAt", "Mode", "ModeBase", "Modes", "describe", "speech_seconds"]
-
-
-def inline_start(ctx, t: Transfer, cold, warm, agent) -> tuple[Change, d.Decision]:
-    """A hand-off from HandoffData: the caller has already left the agent, so the first document is
-    answered inline; the change records where the caller is and arms what it waits for."""
-    from ..state import DeadlineKind, TransferStatus
-    from ..store import Deadline
-
-    if t.current.dynamic:
-        # The destination needs a remote lookup, which only a worker may do: hold until then.
-        hold = warm.hold_document(t)
-        return (Change(event={"event": "caller-waiting"}, sources=[TransferStatus.REQUESTED], caller=CallerAt.WAITING),
-                d.HoldAudio(music_url=hold.music_url, message=hold.message,
-                            announcement=t.message or "Please hold while I connect you.",
-                            again_url=ctx.urls.transfer(t.id, "hold", t.call_sid)))
-    if t.mode.is_agent:
-        return agent.handed_off(t), agent.caller_document(t)
-    if t.mode.is_cold:
-        return (Change(event={"event": "dialing", "attempt": 0, "target": t.current.describe(), "refer": t.refer},
-                       event_id="dialing:0", attempt=0, sources=[TransferStatus.REQUESTED], to=TransferStatus.DIALING,
-                       caller=CallerAt.DIAL, deadline=Deadline(DeadlineKind.ATTEMPT, cold.window(t, first=True))),
-                cold.caller_document(t))
-    return (Change(event={"event": "caller-on-hold"}, event_id="caller-on-hold", sources=[TransferStatus.REQUESTED],
-                   to=TransferStatus.DIALING, caller=CallerAt.HOLD, deadline=Deadline(DeadlineKind.DIAL)),
-            warm.caller_document(t))

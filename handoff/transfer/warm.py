@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..gateway import GatewayError, LegRequest
 from ..record import Transfer
 from ..state import CallerAt, DeadlineKind, LegState, Outcome, TransferStatus, WAITING
-from ..store import CLEAR, Change, Deadline, LegChange
+from ..store import Change, Deadline, LegChange
 from ..targets import TargetKind
 from . import decisions as d
 from .cold import endpoint
@@ -36,12 +36,6 @@ class WarmMode(ModeBase):
                                   status_callback_url=urls.transfer(t.id, "conference", t.call_sid),
                                   announcement=t.message or DEFAULT_HOLD_ANNOUNCEMENT)
 
-    def hold_document(self, t: Transfer | None) -> d.HoldAudio:
-        """The conference's wait audio: configured music or message, else the default music."""
-        s = t.settings if t else None
-        music = (s.hold_music_url if s else None) or (None if s and s.hold_message else self.ctx.hold_music_url)
-        return d.HoldAudio(music_url=music, message=s.hold_message if s else None)
-
     def _leg_url(self, t: Transfer, name: str, leg: str | None = None) -> str:
         """A leg callback URL carrying the delivery settings its webhook needs (signed by Twilio)."""
         s = t.settings
@@ -57,14 +51,20 @@ class WarmMode(ModeBase):
         """From answer to a key: the consent prompt, the whisper and two accept prompts."""
         return speech_seconds(t.whisper) + 2 * (t.settings.accept_timeout + 4) + 12 + GRACE
 
+    def _on_hold(self) -> Change:
+        """The caller is in the conference: the first attempt is due at once."""
+        return Change(event={"event": "caller-on-hold"}, event_id="caller-on-hold", sources=[TransferStatus.REQUESTED],
+                      to=TransferStatus.DIALING, caller=CallerAt.HOLD, deadline=Deadline(DeadlineKind.DIAL))
+
+    def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
+        return self._on_hold(), self.caller_document(t)
+
     # ------------------------------------------------------------------ steps (jobs)
     def start(self, t: Transfer) -> None:
         """Job: put the caller on hold in the conference, then dial the first attempt."""
         if not self.move_caller(t, self.caller_document(t)):
             return
-        result = self.store.apply(t.id, t.call_sid, Change(
-            event={"event": "caller-on-hold"}, event_id="caller-on-hold", sources=[TransferStatus.REQUESTED],
-            to=TransferStatus.DIALING, caller=CallerAt.HOLD, deadline=Deadline(DeadlineKind.DIAL)))
+        result = self.store.apply(t.id, t.call_sid, self._on_hold())
         if result.applied:
             self.dial(result.transfer)
 
@@ -124,10 +124,9 @@ class WarmMode(ModeBase):
         except GatewayError:
             return False
         if joined:
-            self.store.apply(t.id, t.call_sid, Change(
+            self.store.apply(t.id, t.call_sid, self.lifecycle.succeeded(
                 event={"event": "bridged", "leg": t.bridged_leg, "reconciled": True}, attempt=t.attempt,
-                sources=[TransferStatus.BRIDGED], to=TransferStatus.BRIDGED, outcome=Outcome.SUCCESS,
-                detail="bridged", caller=CallerAt.BRIDGED, deadline=CLEAR))
+                sources=[TransferStatus.BRIDGED], detail="bridged"))
         return joined
 
     # ------------------------------------------------------------------ leg callbacks (webhooks)
@@ -150,12 +149,19 @@ class WarmMode(ModeBase):
             return
         if call_status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return
+        self._leg_ended(transfer_id, call_sid, attempt, leg_sid, event, event_id, f"leg {call_status}",
+                        outcome=LEG_OUTCOMES.get(call_status, Outcome.TIMEOUT),
+                        outcome_answered=Outcome.SCREENING_REJECTED)
+
+    def _leg_ended(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, event: dict, event_id: str,
+                   detail: str, *, outcome: Outcome, outcome_answered: Outcome) -> None:
+        """A leg is over: recorded (failing the attempt if it was the last), and `advance` queued to act
+        on what that made due, in one round trip."""
         batch = self.store.batch()
         self.store.apply(transfer_id, call_sid, Change(
-            event=event, event_id=event_id, attempt=attempt, detail=f"leg {call_status}",
-            leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt,
-                          outcome=LEG_OUTCOMES.get(call_status, Outcome.TIMEOUT),
-                          outcome_answered=Outcome.SCREENING_REJECTED)), batch=batch)
+            event=event, event_id=event_id, attempt=attempt, detail=detail,
+            leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt, outcome=outcome,
+                          outcome_answered=outcome_answered)), batch=batch)
         self.ctx.jobs.enqueue("advance", transfer_id, batch=batch)
         self.store.execute(batch)
 
@@ -165,13 +171,8 @@ class WarmMode(ModeBase):
         verdict = (answered_by or "").lower()
         event = {"event": "leg-answered", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by or None}
         if verdict.startswith("machine") or verdict == "fax":
-            batch = self.store.batch()
-            self.store.apply(transfer_id, call_sid, Change(
-                event=event, event_id=f"answer:{leg_sid}", attempt=attempt, detail=f"answered by {verdict}",
-                leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt, outcome=Outcome.TIMEOUT,
-                              outcome_answered=Outcome.TIMEOUT)), batch=batch)
-            self.ctx.jobs.enqueue("advance", transfer_id, batch=batch)
-            self.store.execute(batch)
+            self._leg_ended(transfer_id, call_sid, attempt, leg_sid, event, f"answer:{leg_sid}",
+                            f"answered by {verdict}", outcome=Outcome.TIMEOUT, outcome_answered=Outcome.TIMEOUT)
             return d.Hangup()     # a machine never hears anything about the caller
         state = LegState.SCREENING if verdict == "human" else LegState.CONSENT
         result = self.store.apply(transfer_id, call_sid, Change(
@@ -249,15 +250,9 @@ class WarmMode(ModeBase):
 
     def _leg_done(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, outcome: Outcome,
                   detail: str, answer: d.Decision, digits: str | None) -> d.Decision:
-        batch = self.store.batch()
-        self.store.apply(transfer_id, call_sid, Change(
-            event={"event": "key-pressed" if digits else "no-key", "digits": digits or None, "leg": leg_sid,
-                   "attempt": attempt},
-            event_id=f"key:{leg_sid}", attempt=attempt, detail=detail,
-            leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt, outcome=outcome, outcome_answered=outcome)),
-            batch=batch)
-        self.ctx.jobs.enqueue("advance", transfer_id, batch=batch)
-        self.store.execute(batch)
+        self._leg_ended(transfer_id, call_sid, attempt, leg_sid,
+                        {"event": "key-pressed" if digits else "no-key", "digits": digits or None, "leg": leg_sid,
+                         "attempt": attempt}, f"key:{leg_sid}", detail, outcome=outcome, outcome_answered=outcome)
         return answer
 
     # ------------------------------------------------------------------ conference callbacks
@@ -272,10 +267,9 @@ class WarmMode(ModeBase):
         fields = {"conference_sid": conference_sid} if conference_sid else None
         if event == "participant-join" and label == "recipient":
             batch = self.store.batch()
-            self.store.apply(transfer_id, call_sid, Change(
+            self.store.apply(transfer_id, call_sid, self.lifecycle.succeeded(
                 event={**payload, "event": "bridged"}, event_id=event_id, sources=[TransferStatus.BRIDGED],
-                to=TransferStatus.BRIDGED, outcome=Outcome.SUCCESS, detail="bridged", caller=CallerAt.BRIDGED,
-                deadline=CLEAR, fields=fields), batch=batch)
+                detail="bridged", fields=fields), batch=batch)
             if conference_sid:
                 self.ctx.jobs.enqueue("announce", transfer_id, conference_sid, batch=batch)
             self.store.execute(batch)
