@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,18 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devtools.run_local
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -n 2 -q tests
+
+# The browser tests (tests/browser) drive Debian's Chromium through its chromedriver: installed
+# here when missing (sudo when not root; the package lists refreshed if the first try fails).
+# If they cannot be installed, this fails, and so does `make test`: nothing is skipped.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y chromium chromium-driver \
+	    || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }; \
+	fi
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -13,9 +13,15 @@ from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blueprints import api, cli, health, transfer_callbacks, voice
+from blueprints import api, cli, health, metrics, transfer_callbacks, voice
+from blueprints import api_events, api_listing, openapi
+from blueprints import analytics
+from blueprints import inspector
+from blueprints import inspector_analytics
+from blueprints import audit_log
 from blueprints.errors import register_error_handlers
 from handoff.config import Config, ConfigError
+from handoff.log_masking import setup_log_masking
 from handoff.runtime import build_runtime
 import twiml
 
@@ -26,6 +32,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     env = {**os.environ, **(overrides or {})}
     try:
         config = Config.from_env(env)
+        setup_log_masking(config.log_pii)   # every logger of this process, from here on (LOG_PII=true: off)
         runtime = build_runtime(config, render=twiml.render)
     except ConfigError as exc:
         # One line naming the variable, not a traceback: gunicorn prints it and stops booting.
@@ -39,8 +46,15 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["handoff"] = runtime
     app.extensions["twilio_validator"] = RequestValidator(config.twilio_auth_token)
-    for module in (voice, transfer_callbacks, api, health):
+    for module in (voice, transfer_callbacks, api, health, metrics):
         app.register_blueprint(module.bp)
+    metrics.time_webhooks(app, voice.bp, transfer_callbacks.bp)   # Twilio's webhooks: latency histogram
+    for module in (api_listing, api_events, openapi):   # listings, live events, /api/openapi.json
+        app.register_blueprint(module.bp)
+    app.register_blueprint(analytics.bp)   # GET /api/analytics
+    app.register_blueprint(inspector.bp)   # the Live Inspector at /inspector (session login, SSE)
+    app.register_blueprint(inspector_analytics.bp)   # /inspector/analytics: the charts page
+    audit_log.init_app(app)   # every API action recorded; GET /api/audit, /inspector/audit.json
     if env.get("HANDOFF_DEMO") == "1":   # `make run` only: the demo on-call webhook (blueprints/demo.py)
         from blueprints import demo
 
@@ -65,9 +79,14 @@ def _watch_routing(app: Flask, runtime) -> None:
         return
     from handoff.routing import watch
 
-    def reloaded(ok: bool, message: str) -> None:
+    def reloaded(ok: bool, message: str, actor: str = "file-watch") -> None:
         (app.logger.info if ok else app.logger.error)("recipients file: %s", message)
+        try:    # the audit log: once per file content however many processes reloaded it
+            app.extensions["audit"].record_reload(actor, runtime.routing.path, ok, message,
+                                                  generation=runtime.routing.generation)
+        except Exception as exc:   # never let the audit log stop a reload
+            app.logger.warning("audit: could not record the reload: %s", exc)
 
     app.extensions["routing_watch"] = watch(runtime.routing, interval=1.0, on_reload=reloaded)
     if threading.current_thread() is threading.main_thread() and not os.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn"):
-        signal.signal(signal.SIGHUP, lambda signum, frame: reloaded(*runtime.routing.reload()))
+        signal.signal(signal.SIGHUP, lambda signum, frame: reloaded(*runtime.routing.reload(), actor="sighup"))

@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import loadgen, scale, start_latency, timers, webhooks
+from bench import analytics, inspector_pages, loadgen, scale, start_latency, timers, webhooks
 from bench.stack import ROOT, WEB_THREADS, WEB_WORKERS, WORKER_PROCESSES, Interference, Stack
 
 SLOW_TWILIO = 0.3           # seconds of latency injected into the simulator's REST API (5.)
@@ -78,6 +78,12 @@ def run(quick: bool, run_dir: Path) -> dict:
             requests = hooks.pop("_requests")
             results["webhooks"] = hooks
 
+        with _phase("6. webhooks with twenty open Inspector pages", stack, results):
+            if quick:
+                inspector_pages.ROUNDS = 1
+            results["inspector_pages"] = inspector_pages.measure(stack, run_dir, requests["callbacks"])
+            _settle(stack)
+
         with _phase("5. slow Twilio: webhooks", stack, results):
             stack.sim.settings(rest_latency=SLOW_TWILIO)
             slow = {"rest_latency_s": SLOW_TWILIO}
@@ -114,6 +120,11 @@ def run(quick: bool, run_dir: Path) -> dict:
 
         with _phase("4. scale", stack, results):
             results["scale"] = scale.measure(stack, n(500, 60))
+
+        # Last: it writes 100,000 transfers' aggregates into this stack's Redis.
+        with _phase("7. analytics after 100,000 transfers", stack, results):
+            results["analytics"] = analytics.measure(stack, transfers=n(analytics.TRANSFERS, 10_000),
+                                                     requests_=n(analytics.REQUESTS, 30))
         results["processes_alive_at_end"] = stack.alive()
     results["total_seconds"] = round(time.monotonic() - began, 1)
     return results
@@ -181,6 +192,16 @@ def table(r: dict) -> str:
         f"{sl['start_slow']['start_latency_ms']['p50']}/{sl['start_slow']['start_latency_ms']['p99']}")
     add("", "start latency growth p50 / p99 ms", f"{sl['start_growth_ms']['p50']} / {sl['start_growth_ms']['p99']}",
         f"<= {sl['rest_latency_s'] * 1000:.0f}")
+    ip = r.get("inspector_pages")
+    if ip:
+        add(f"6. {ip['pages']} open Inspector pages", "dial-status p50/p99 ms: without | with",
+            f"{ip['without_pages']['p50_ms']:.1f}/{ip['without_pages']['p99_ms']:.1f} | "
+            f"{ip['with_pages']['p50_ms']:.1f}/{ip['with_pages']['p99_ms']:.1f}")
+        add("", "p99 with / without: median [range]", f"{ip['p99_ratio']:.2f} [{min(ip['p99_ratio_all_rounds']):.2f}-"
+            f"{max(ip['p99_ratio_all_rounds']):.2f}]", "~1")
+        add("", "events each page received (fewest)", f"{ip['min_events_per_page']}", "> 0")
+    if r.get("analytics"):
+        rows.extend(analytics.rows(r["analytics"]))
     widths = [max(len(str(row[i])) for row in rows + [("Measurement", "Figure", "Value", "Target")])
               for i in range(4)]
     line = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip()

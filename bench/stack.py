@@ -30,9 +30,9 @@ API_TOKEN = "bench-api-token-0123456789"
 AGENT_NUMBER = "+15005550006"
 AGENT_URL = "wss://agent.example.com/relay"
 
-# The Procfile's web line: `gunicorn --workers ${WEB_CONCURRENCY:-2} --threads 4 --access-logfile -`.
+# The Procfile's web line: `gunicorn --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-40} --access-logfile -`.
 WEB_WORKERS = 2
-WEB_THREADS = 4
+WEB_THREADS = 40            # the Procfile default: live event streams (SSE) each hold a thread
 WORKER_PROCESSES = 2          # the Procfile's worker default (WORKER_PROCESSES or 2)
 # play_seconds: one loop of <Play> in the simulator. The test value (0.2 s) is a loop of hold music
 # every 0.2 s, and the simulator plays a conference wait document's <Play loop="0"> once, then asks
@@ -91,6 +91,7 @@ class Stack:
             "AGENT": AGENT_URL, "TRANSFER_CONFIG": str(ROOT / "bench" / "recipients.yaml"),
             "TRANSFER_ALLOWED_PREFIXES": "+1415555", "REDIS_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
             "PORT": str(app_port), "WORKER_PROCESSES": str(WORKER_PROCESSES),
+            "SECRET_KEY": "bench-inspector-secret-key-0123456789",
         }
         child_env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT)}
         self._spawn("app", gunicorn_argv(app_port, "app:create_app()"), child_env)

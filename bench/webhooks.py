@@ -17,7 +17,7 @@ import redis
 
 from bench import loadgen
 from bench.common import place_calls, post_transfer, wait_transfers
-from bench.stack import ACCOUNT_SID, AGENT_NUMBER, Interference, Stack
+from bench.stack import ACCOUNT_SID, AGENT_NUMBER, WEB_THREADS, WEB_WORKERS, Interference, Stack
 from handoff.callback_urls import CallbackUrls
 
 DURATION = 3.0           # seconds per measured run
@@ -191,7 +191,7 @@ def measure(stack: Stack, work_dir: Path) -> dict:
     callbacks = callback_requests(stack, transfers, MAX_REQUESTS)
     results = {"tool": "wrk" if loadgen.find_wrk() else "python", "connections": loadgen.CONNECTIONS,
                "duration_s": DURATION, "rounds": ROUNDS,
-               "gunicorn": "--workers 2 --threads 4 --access-logfile - (both servers)"}
+               "gunicorn": f"--workers {WEB_WORKERS} --threads {WEB_THREADS} --access-logfile - (both servers)"}
     for name, requests in (("incoming", incoming), ("dial_status", callbacks)):
         loadgen.run(stack.bare_url, requests[:2000], duration=WARMUP, max_requests=2000, work_dir=work_dir)
         loadgen.run(stack.app_url, requests[-2000:], duration=WARMUP, max_requests=2000, work_dir=work_dir)

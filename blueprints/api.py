@@ -9,8 +9,11 @@ from marshmallow import ValidationError
 from handoff.transfer.requests import IdempotencyMismatch, TransferConflict, TransferRefused, UnknownCall
 from handoff.transfer_request import TransferRequest
 
+from .api_schemas import (IDEMPOTENCY_KEY, TOOLS_ANSWER, CallSchema, CallVariablesSchema, ExplainResultSchema,
+                          RecipientsSchema, ToolAnswerSchema, ToolsQuery, TransferContextSchema, TransferSchema)
 from .body import idempotency_key, json_body, parse_json
 from .errors import ApiError, flatten
+from .openapi import doc
 from .schemas import CALL_SID, ExplainSchema, ToolCallSchema, TransferRequestSchema, VariablesSchema, stringify
 from .security import bearer_token
 from .twiml_response import service
@@ -21,6 +24,7 @@ _transfer_request = TransferRequestSchema()
 _variables = VariablesSchema()
 _explain = ExplainSchema()
 _tool_call = ToolCallSchema()
+_tools_query = ToolsQuery()
 
 
 _TRANSFER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -90,6 +94,8 @@ def _found(view: dict | None, message: str) -> dict:
 
 @bp.post("/calls/<call_sid>/transfers")
 @bearer_token
+@doc(body=TransferRequestSchema, headers=[IDEMPOTENCY_KEY], response=TransferSchema, status=202, tags=["transfers"],
+     errors={409: "Another transfer is in flight on the call, or the call is over", 413: None})
 def create_transfer(call_sid: str):
     """Start a transfer of a live call; 202 with the transfer and its Location."""
     _check_call_sid(call_sid)
@@ -107,6 +113,7 @@ def create_transfer(call_sid: str):
 
 @bp.get("/transfers/<transfer_id>")
 @bearer_token
+@doc(response=TransferSchema, tags=["transfers"])
 def get_transfer(transfer_id: str):
     """The transfer with its status, outcome and timeline."""
     _check_transfer_id(transfer_id)
@@ -115,6 +122,7 @@ def get_transfer(transfer_id: str):
 
 @bp.get("/transfers/<transfer_id>/context")
 @bearer_token
+@doc(response=TransferContextSchema, tags=["transfers"])
 def get_transfer_context(transfer_id: str):
     """The conversation context handed to the receiving agent (agent-to-agent hand-off)."""
     _check_transfer_id(transfer_id)
@@ -123,6 +131,7 @@ def get_transfer_context(transfer_id: str):
 
 @bp.post("/transfers/<transfer_id>/cancel")
 @bearer_token
+@doc(response=TransferSchema, tags=["transfers"], errors={409: "The transfer can no longer be cancelled"})
 def cancel_transfer(transfer_id: str):
     """Cancel a transfer that has not connected yet; the caller returns to the agent."""
     _check_transfer_id(transfer_id)
@@ -137,6 +146,7 @@ def cancel_transfer(transfer_id: str):
 
 @bp.get("/calls/<call_sid>")
 @bearer_token
+@doc(response=CallSchema, tags=["calls"])
 def get_call(call_sid: str):
     """The call with its transfers."""
     _check_call_sid(call_sid)
@@ -145,6 +155,7 @@ def get_call(call_sid: str):
 
 @bp.put("/calls/<call_sid>/variables")
 @bearer_token
+@doc(body=VariablesSchema, response=CallVariablesSchema, tags=["calls"], errors=[413])
 def put_call_variables(call_sid: str):
     """Set the call's variables (used to fill <placeholders> and match routing rules)."""
     _check_call_sid(call_sid)
@@ -157,6 +168,7 @@ def put_call_variables(call_sid: str):
 
 @bp.get("/recipients")
 @bearer_token
+@doc(response=RecipientsSchema, tags=["routing"], errors={404: "No recipients file is configured"})
 def recipients():
     """Configured recipients, groups and rotations (secrets masked), and the file's reload state."""
     holder = _holder()
@@ -168,6 +180,8 @@ def recipients():
 
 @bp.post("/routing/explain")
 @bearer_token
+@doc(body=ExplainSchema, response=ExplainResultSchema, tags=["routing"],
+     errors={404: "No recipients file is configured, or no such call", 413: None})
 def explain():
     """Which recipients a transfer would reach, in order, and why; dials nothing."""
     data = _explain.load(json_body())
@@ -180,6 +194,7 @@ def explain():
 
 @bp.get("/tools")
 @bearer_token
+@doc(query=ToolsQuery, response=TOOLS_ANSWER, tags=["tools"], errors={404: "No recipients file is configured"})
 def tools():
     """Transfer-tool definitions for an LLM platform (?format=openai|anthropic|ultravox|json-schema).
 
@@ -189,15 +204,8 @@ def tools():
     """
     from handoff.routing import RoutingError
 
-    fmt = request.args.get("format", "openai")
-    call_sid = request.args.get("call_sid")
-    if call_sid is not None:
-        try:
-            CALL_SID(call_sid)
-        except ValidationError as exc:
-            raise ApiError(422, "invalid_request", f"call_sid {exc.messages[0]}",
-                           fields={"call_sid": list(exc.messages)}) from None
-    auth = request.args.get("auth", "placeholder")
+    query = _tools_query.load(request.args.to_dict())
+    fmt, call_sid, auth = query["format"], query["call_sid"], query["auth"]
     # Only the token this request was authenticated with, never another configured one.
     token = request.headers.get("Authorization", "").partition(" ")[2].strip() if auth == "token" else None
     base = current_app.extensions["handoff"].config.public_base_url
@@ -209,6 +217,11 @@ def tools():
     response = jsonify(body)
     response.headers["X-Handoff-Tool-Auth"] = f"POST {base}/api/tools/transfer_call with Authorization: Bearer <API_TOKEN>"
     return response
+
+
+def _tool_refusal(description: str) -> dict:
+    return {"description": f"{description}: a ToolAnswer with ok=false", "content": {"application/json": {
+        "schema": ToolAnswerSchema}}}
 
 
 def _tool_arguments(body) -> dict:
@@ -254,6 +267,9 @@ def _sentence(text: str) -> str:
 
 @bp.post("/tools/transfer_call")
 @bearer_token
+@doc(body=ToolCallSchema, headers=[IDEMPOTENCY_KEY], response=ToolAnswerSchema, status=202, tags=["tools"],
+     errors={404: _tool_refusal("Unknown call"), 409: _tool_refusal("A transfer is already in flight"),
+             422: _tool_refusal("Refused (unknown destination, bad arguments)"), 413: None})
 def transfer_call_tool():
     """Tool endpoint: start a transfer and answer a short sentence the LLM can speak from.
 

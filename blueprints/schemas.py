@@ -128,6 +128,7 @@ class DialActionForm(TwilioForm):
     dial_status = Text(data_key="DialCallStatus", required=True, max_length=64)
     dial_call_sid = Text(data_key="DialCallSid", load_default=None, max_length=64)
     duration = Text(data_key="DialCallDuration", load_default=None, max_length=32)
+    sip_code = Text(data_key="DialSipResponseCode", load_default=None, max_length=16)   # <Dial><Sip> only
 
 
 class ReferActionForm(TwilioForm):

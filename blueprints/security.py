@@ -4,7 +4,7 @@ from __future__ import annotations
 import hmac
 from functools import wraps
 
-from flask import current_app, request
+from flask import current_app, g, request
 from twilio.request_validator import RequestValidator
 
 from .errors import ApiError
@@ -34,13 +34,13 @@ def bearer_token(view):
     def wrapper(*args, **kwargs):
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        tokens = current_app.extensions["handoff"].config.api_tokens
+        config = current_app.extensions["handoff"].config
         # compare_digest on every configured token: no early exit that leaks which one matched.
-        valid = scheme.lower() == "bearer" and token and \
-            sum(hmac.compare_digest(token.encode(), t.encode()) for t in tokens) > 0
-        if not valid:
+        matched = [t for t in config.api_tokens if hmac.compare_digest(token.encode(), t.encode())]
+        if scheme.lower() != "bearer" or not token or not matched:
             raise ApiError(401, "unauthorized", "Missing or invalid bearer token",
                            headers={"WWW-Authenticate": 'Bearer realm="handoff"'})
+        g.token_label = config.token_labels.get(matched[0], "token")   # the audit log's actor, never the token
         return view(*args, **kwargs)
 
     return wrapper

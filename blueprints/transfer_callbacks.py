@@ -46,6 +46,7 @@ def dial_action(transfer_id: str):
     form, q = parse_form(_dial), _q()
     return _doc(_rt().cold.dial_action(transfer_id, q["call_sid"], q["attempt"], dial_status=form["dial_status"],
                                        dial_call_sid=form["dial_call_sid"], duration=form["duration"],
+                                       sip_code=form["sip_code"],
                                        ring_timeout=q["ring_timeout"]))
 
 
@@ -144,6 +145,6 @@ def announcement(transfer_id: str):
 @twilio_signed
 def voicemail(transfer_id: str):
     """Last resort: the caller's recorded message arrived."""
-    form = parse_form(_recording)
-    _rt().store.append_event(transfer_id, {"event": "voicemail-recorded", "recording_url": form["recording_url"]})
+    form, q = parse_form(_recording), _q()
+    _rt().lifecycle.voicemail_recorded(transfer_id, q["call_sid"], form["recording_url"])
     return twiml(documents.say_and_hangup(message="Thank you. We will call you back. Goodbye."))

@@ -47,6 +47,27 @@ def main() -> int:
     port = int(env.get("PORT", "5000"))
     children: list[subprocess.Popen] = []
     redis = None
+    stopping: list[bool] = []
+
+    def stop(*_, status: int = 0):
+        if stopping:     # Ctrl-C again while stopping: the first stop goes on (and kills what lingers)
+            return
+        stopping.append(True)
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis:
+            redis.stop()     # last: the workers deregister from it as they stop
+        sys.exit(status)
+
+    # Before anything starts: a Ctrl-C during start-up stops what was started, without a traceback.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     if not env.get("REDIS_URL"):
         redis = start_embedded_redis(VAR / "redis", port=int(env.get("LOCAL_REDIS_PORT", "6390")))
         env["REDIS_URL"] = redis.url
@@ -67,28 +88,16 @@ def main() -> int:
     env.setdefault("TRANSFER_CONFIG", str(ROOT / "examples" / "recipients.yaml"))
     env.setdefault("TRANSFER_ALLOWED_PREFIXES", "+1415555,+1628555")
     env.setdefault("HANDOFF_DEMO", "1")
+    env["HANDOFF_LOCAL"] = "1"                 # local mode: the Inspector shows what each party heard
     env.setdefault("BIND_HOST", "127.0.0.1")   # local mode: the demo routes stay on this machine
+    # One metrics directory for web and worker (Prometheus multiprocess mode), under var/ with the rest.
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR / "metrics"))
     env["PORT"] = str(port)
     # The Procfile names gunicorn and python: make them this venv's, as on Heroku's slug.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     children.append(subprocess.Popen([str(Path(sys.executable).with_name("honcho")), "start", "-f",
                                       str(ROOT / "Procfile")], cwd=ROOT, env=env))
 
-    def stop(*_, status: int = 0):
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if redis:
-            redis.stop()
-        sys.exit(status)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
         # /healthz from *this* service (not whatever else holds the port): it names its Redis state.
         _wait_http(f"http://127.0.0.1:{port}/healthz", timeout=30, watch=children, expect='"redis"')
@@ -121,6 +130,7 @@ def main() -> int:
     print(f"""
 Handoff is running (local mode{', Twilio simulator' if sim_url else ''}).
   service      {base}          health: {base}/healthz
+  inspector    {base}/inspector   (sign in with the API token: {token})
   redis        {env['REDIS_URL']}
   recipients   {env['TRANSFER_CONFIG']}""")
     if sim_url:

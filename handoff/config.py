@@ -65,6 +65,16 @@ class Config:
     redis_tls_verify: bool = True             # Heroku Redis (rediss://) uses a self-signed certificate
     worker_processes: int = 2                 # RQ worker processes per worker dyno (python -m workers)
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES   # larger bodies are refused with 413
+    token_labels: Mapping[str, str] = field(default_factory=dict)   # API token -> its label (audit, logs)
+    secret_key: str | None = None             # signs the Inspector's session cookie (SECRET_KEY)
+    metrics_token: str | None = None          # /metrics wants `Authorization: Bearer <METRICS_TOKEN>` when set
+    events_url: str | None = None             # every transfer event is POSTed here (event webhooks)
+    events_secret: str | None = None          # HMAC-SHA256 key of those POSTs (default: the first API token)
+    events_max_age: int = 24 * 3600           # seconds a delivery is retried before it is given up
+    event_feed_cap: int = 20000               # events kept in the live feed (approximate cap)
+    analytics_days: int = 90                  # hourly analytics buckets kept this many days
+    log_pii: bool = False                     # phone numbers appear unmasked in logs only when true
+    local_mode: bool = False                  # make run: the simulator plays every party (HANDOFF_LOCAL)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Config":
@@ -87,9 +97,8 @@ class Config:
         redis_url = required("REDIS_URL")
         if urlparse(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
-        tokens = tuple(t.strip() for t in required("API_TOKEN").split(",") if t.strip())
-        if not tokens or any(len(t) < 16 for t in tokens):
-            raise ConfigError("API_TOKEN must be one or more comma-separated tokens of at least 16 characters")
+        labels = _token_labels(required("API_TOKEN"))
+        tokens = tuple(labels)
         agent = AgentConnection.parse(required("AGENT"))
         try:
             allow_list = AllowList.parse(env.get("TRANSFER_ALLOWED_PREFIXES"))
@@ -130,6 +139,17 @@ class Config:
             worker_processes=_positive_int(env, "WORKER_PROCESSES", 2, maximum=MAX_WORKER_PROCESSES),
             max_request_bytes=_positive_int(env, "MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES,
                                             minimum=1024, maximum=64 * 1024 * 1024),
+            token_labels=labels,
+            secret_key=_secret(env, "SECRET_KEY"),
+            metrics_token=_secret(env, "METRICS_TOKEN"),
+            events_url=_events_url(env),
+            events_secret=_secret(env, "EVENTS_SECRET") or tokens[0],
+            events_max_age=_positive_int(env, "EVENTS_MAX_AGE_SECONDS", 24 * 3600, minimum=10,
+                                         maximum=7 * 24 * 3600),
+            event_feed_cap=_positive_int(env, "EVENT_FEED_LENGTH", 20000, minimum=100, maximum=10_000_000),
+            analytics_days=_positive_int(env, "ANALYTICS_RETENTION_DAYS", 90, maximum=3650),
+            log_pii=_flag(env, "LOG_PII", False),
+            local_mode=_flag(env, "HANDOFF_LOCAL", False),
         )
 
     def redis_connection(self, *, blocking: bool = False):
@@ -147,10 +167,46 @@ class Config:
 
 
 def _tls_verify(env: Mapping[str, str]) -> bool:
-    raw = (env.get("REDIS_TLS_VERIFY") or "true").strip().lower()
+    return _flag(env, "REDIS_TLS_VERIFY", True)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or ("true" if default else "false")).strip().lower()
     if raw not in ("true", "false", "1", "0", "yes", "no"):
-        raise ConfigError(f"REDIS_TLS_VERIFY must be true or false, got {raw!r}")
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
     return raw in ("true", "1", "yes")
+
+
+_LABELLED = re.compile(r"^([A-Za-z0-9_.\-]{1,40}):(.+)$")
+
+
+def _token_labels(raw: str) -> dict[str, str]:
+    """API_TOKEN: comma-separated tokens, each optionally 'label:token'; unlabelled ones are token-1, token-2..."""
+    labels: dict[str, str] = {}
+    for n, item in enumerate((t.strip() for t in raw.split(",") if t.strip()), start=1):
+        match = _LABELLED.match(item)
+        label, token = (match.group(1), match.group(2).strip()) if match and len(match.group(2)) >= 16 \
+            else (f"token-{n}", item)
+        if len(token) < 16:
+            raise ConfigError("API_TOKEN must be one or more comma-separated tokens of at least 16 characters")
+        labels[token] = label
+    if not labels:
+        raise ConfigError("API_TOKEN must be one or more comma-separated tokens of at least 16 characters")
+    return labels
+
+
+def _secret(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    if value and len(value) < 16:
+        raise ConfigError(f"{name} must be at least 16 characters")
+    return value or None
+
+
+def _events_url(env: Mapping[str, str]) -> str | None:
+    value = (env.get("EVENTS_URL") or "").strip()
+    if value:
+        _check_http_url("EVENTS_URL", value)
+    return value or None
 
 
 def _check_http_url(name: str, value: str) -> None:

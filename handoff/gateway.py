@@ -11,6 +11,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from . import metrics
+
 log = logging.getLogger("handoff.gateway")
 T = TypeVar("T")
 
@@ -92,14 +94,19 @@ class TwilioGateway:
         started = time.monotonic()
         delays = self.retry.delays()
         while True:
+            tried = time.perf_counter()
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                metrics.observe_twilio(what, "ok", time.perf_counter() - tried)
+                return result
             except (TwilioException, OSError) as exc:
                 transient = is_transient(exc)
                 delay = next(delays, None) if transient else None
                 code = getattr(exc, "code", None)
                 status = getattr(exc, "status", None)
+                metrics.observe_twilio(what, str(status) if status else "connection", time.perf_counter() - tried)
                 if delay is None or time.monotonic() - started + delay > self.retry.budget:
+                    metrics.twilio_gave_up(what, transient=transient)
                     log.warning("twilio %s failed: %s %s", what, code or "", getattr(exc, "msg", exc))
                     raise GatewayError(f"{what}: {getattr(exc, 'msg', exc)}", code=code, status=status,
                                        transient=transient) from exc

@@ -36,9 +36,9 @@ class Keys:
         """Hash: the transfer's fields (status, outcome, plan, attempt, deadline, ...)."""
         return f"{self.prefix}:transfer:{transfer_id}"
 
-    def timeline(self, transfer_id: str) -> str:
-        """List of JSON events, appended in order."""
-        return f"{self.prefix}:transfer:{transfer_id}:timeline"
+    def events(self, transfer_id: str) -> str:
+        """Stream: the transfer's events, in order (handoff/events.py); the same ids as in the feed."""
+        return f"{self.prefix}:transfer:{transfer_id}:events"
 
     def seen(self, transfer_id: str) -> str:
         """Set of callback event ids already applied (duplicate callbacks are no-ops)."""
@@ -52,10 +52,44 @@ class Keys:
         """Hash: transfer id and request fingerprint stored under an Idempotency-Key (scoped per call)."""
         return f"{self.prefix}:idem:{key}"
 
-    def transfer_keys(self, transfer_id: str, call_sid: str) -> list[str]:
+    def transfer_keys(self, transfer_id: str, call_sid: str, hour: str) -> list[str]:
         """The keys every transition script declares, in the order the scripts read them."""
-        return [self.transfer(transfer_id), self.timeline(transfer_id), self.seen(transfer_id),
-                self.legs(transfer_id), self.deadlines(), self.call(call_sid), self.call_active(call_sid)]
+        return [self.transfer(transfer_id), self.events(transfer_id), self.seen(transfer_id),
+                self.legs(transfer_id), self.deadlines(), self.call(call_sid), self.call_active(call_sid),
+                self.event_feed(), self.analytics(hour), self.analytics("totals")]
+
+    # -- listings, events, analytics, audit -----------------------------------------------------
+    def transfers_index(self) -> str:
+        """Sorted set: transfer id -> epoch second it was requested (GET /api/transfers)."""
+        return f"{self.prefix}:index:transfers"
+
+    def calls_index(self) -> str:
+        """Sorted set: call SID -> epoch second it was first seen (GET /api/calls)."""
+        return f"{self.prefix}:index:calls"
+
+    def event_feed(self) -> str:
+        """Stream: every transfer's events, capped; the one place every consumer reads."""
+        return f"{self.prefix}:events"
+
+    def event_group(self) -> str:
+        """The feed's consumer group read by the workers' dispatchers (metrics, logs, event webhooks)."""
+        return f"{self.prefix}-dispatch"
+
+    def analytics(self, hour: str) -> str:
+        """Hash: one UTC hour's aggregates ('YYYYMMDDHH'), written with the outcome (lua/analytics.lua)."""
+        return f"{self.prefix}:analytics:{hour}"
+
+    def audit(self) -> str:
+        """Stream: API actions and recipients-file reloads (who, what, when, from where), capped."""
+        return f"{self.prefix}:audit"
+
+    def deliveries(self) -> str:
+        """Sorted set: event-webhook deliveries waiting for their next try -> epoch second it is due."""
+        return f"{self.prefix}:deliveries"
+
+    def delivery(self, event_id: str) -> str:
+        """Hash: one event-webhook delivery (the event, tries, last error), until delivered or given up."""
+        return f"{self.prefix}:delivery:{event_id}"
 
     # -- deadlines, processes, queues -----------------------------------------------------------
     def deadlines(self) -> str:

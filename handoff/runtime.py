@@ -10,6 +10,7 @@ from rq import Queue
 
 from .callback_urls import CallbackUrls
 from .config import Config, ConfigError
+from .events import EventLog
 from .gateway import TwilioGateway
 from .jobs import JobQueue
 from .keys import Keys
@@ -46,6 +47,7 @@ class Runtime:
     calls: Calls
     service: TransferService
     routing: Any | None      # handoff.routing.RouterHolder when TRANSFER_CONFIG is set
+    events: EventLog
 
 
 def build_runtime(config: Config, *, render: Callable[[Any], str], connection: redis.Redis | None = None,
@@ -56,7 +58,8 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
     points (app.py, workers/) know both."""
     connection = connection or config.redis_connection()
     keys = Keys(config.key_prefix)
-    store = Store(connection, keys=keys, ttl=config.state_ttl)
+    store = Store(connection, keys=keys, ttl=config.state_ttl, feed_cap=config.event_feed_cap,
+                  analytics_ttl=config.analytics_days * 24 * 3600)
     jobs = JobQueue(Queue(keys.queue_name(), connection=connection))
     routing = None
     if config.transfer_config:
@@ -87,4 +90,5 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
     calls = Calls(ctx, lifecycle, requests)
     service = TransferService(requests, lifecycle, Views(store))
     return Runtime(config=config, redis=connection, store=store, jobs=jobs, ctx=ctx, lifecycle=lifecycle,
-                   cold=cold, warm=warm, agent=agent, calls=calls, service=service, routing=routing)
+                   cold=cold, warm=warm, agent=agent, calls=calls, service=service, routing=routing,
+                   events=EventLog(connection, keys))

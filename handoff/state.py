@@ -146,3 +146,42 @@ DIAL_STATUS_OUTCOMES: dict[str, Outcome] = {
     "no-answer": Outcome.TIMEOUT,
     "canceled": Outcome.CANCELLED,
 }
+
+
+class AttemptResult(str, Enum):
+    """How one attempt ended, as analytics counts it (finer than the transfer's outcome)."""
+
+    ACCEPTED = "accepted"
+    DECLINED = "declined"          # the recipient pressed the decline key
+    VOICEMAIL = "voicemail"        # detection heard a machine (or a fax)
+    NO_ANSWER = "no-answer"        # rang out, or nobody answered before the attempt's deadline
+    BUSY = "busy"
+    FAILED = "failed"              # Twilio could not place or keep the leg
+    TIMEOUT = "timeout"            # answered, but no key (or no join) in time
+    HUNG_UP = "hung-up"            # the recipient hung up before accepting
+    CANCELLED = "cancelled"        # the transfer was cancelled, or the caller hung up
+
+    @property
+    def is_accepted(self) -> bool:
+        return self is AttemptResult.ACCEPTED
+
+
+class Stamp(str, Enum):
+    """Moments a transfer records once (per attempt for the first three): analytics' durations."""
+
+    DIALED = "dialed"              # the attempt's first leg was placed (or the cold <Dial> began)
+    ANSWERED = "answered"
+    ACCEPTED = "accepted"
+    HOLD = "hold"                  # the caller started waiting
+    HOLD_END = "hold_end"          # the caller stopped waiting (bridged)
+
+
+ANSWERED = (Stamp.ANSWERED, Stamp.ACCEPTED, Stamp.HOLD_END)   # what a success records (first of each wins)
+# How a Dial (or a warm leg) ending with Twilio's status counts in analytics.
+DIAL_RESULTS: dict[str, AttemptResult] = {
+    "busy": AttemptResult.BUSY,
+    "failed": AttemptResult.FAILED,
+    "no-answer": AttemptResult.NO_ANSWER,
+    "canceled": AttemptResult.CANCELLED,
+    "completed": AttemptResult.NO_ANSWER,     # a warm leg over before it answered
+}

@@ -8,18 +8,22 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import redis
 
+from .events import DEFAULT_FEED_CAP, Event
 from .keys import Keys
 from .record import Transfer
-from .state import CallerAt, DeadlineKind, LegState, Outcome, TransferStatus, check_move
+from .state import AttemptResult, CallerAt, DeadlineKind, LegState, Outcome, Stamp, TransferStatus, check_move
 
 _LUA_DIR = Path(__file__).with_name("lua")
+_PRELUDE = ("base", "analytics", "common")     # shared helpers, in dependency order
+_STANDALONE = frozenset({"claim", "delivery_open", "delivery_take"})   # scripts without the prelude
 timeline_log = logging.getLogger("handoff.timeline")
 DEFAULT_TTL = 7 * 24 * 3600          # every key expires a week after its last change
 IDEMPOTENCY_TTL = 24 * 3600
+DEFAULT_ANALYTICS_TTL = 90 * 24 * 3600
 
 
 def utc_now_iso() -> str:
@@ -61,19 +65,23 @@ class LegChange:
     outcome: Outcome | None = None            # the attempt's outcome if this leg was the last, while ringing
     outcome_answered: Outcome | None = None   # ... after it had answered
     attempt: int | None = None
+    result: AttemptResult | None = None       # how the attempt ended, for analytics, if this leg was the last
+    result_answered: AttemptResult | None = None
 
     def to_json(self) -> dict:
         return {"sid": self.sid, "state": self.state.value, "attempt": self.attempt,
                 "require": [s.value for s in self.require] if self.require is not None else None,
                 "outcome": self.outcome.value if self.outcome else None,
-                "outcome_answered": self.outcome_answered.value if self.outcome_answered else None}
+                "outcome_answered": self.outcome_answered.value if self.outcome_answered else None,
+                "result": self.result.value if self.result else None,
+                "result_answered": self.result_answered.value if self.result_answered else None}
 
 
 @dataclass(frozen=True)
 class Change:
     """One event applied to a transfer (see lua/transition.lua): checks, move, fields, deadline."""
 
-    event: Mapping | None = None
+    event: Mapping | Sequence[Mapping] | None = None   # one event, or several (in order)
     event_id: str | None = None
     attempt: int | None = None                   # refused as stale unless the transfer is on this attempt
     sources: Iterable[TransferStatus] | None = None   # None: any unfinished status
@@ -92,6 +100,8 @@ class Change:
     require_field: tuple[str, str] | None = None
     ignore_caller: bool = False                  # apply even if the caller has hung up
     after_finish: bool = False                   # bookkeeping on a finished transfer (never its outcome)
+    result: AttemptResult | None = None          # how the attempt ended when this fails or wins it (analytics)
+    stamps: tuple[Stamp, ...] = ()               # moments recorded once (handoff.state.Stamp)
 
     def to_json(self, now: str, now_ts: float) -> str:
         sources = list(self.sources) if self.sources is not None else None
@@ -103,7 +113,6 @@ class Change:
                 check_move(sources or [], target)
             target = target.value
         deadline = self.deadline.to_json() if isinstance(self.deadline, Deadline) else self.deadline
-        event = {"at": now, **self.event} if self.event else None
         return json.dumps({
             "now": now, "now_ts": now_ts, "event_id": self.event_id, "attempt": self.attempt,
             "from": [s.value for s in sources] if sources is not None else None, "to": target,
@@ -114,8 +123,16 @@ class Change:
             "leg": self.leg.to_json() if self.leg else None, "forward_only": self.forward_only,
             "require_outcome": self.require_outcome,
             "require_field": list(self.require_field) if self.require_field else None,
-            "ignore_caller": self.ignore_caller, "after_finish": self.after_finish, "event": event,
+            "ignore_caller": self.ignore_caller, "after_finish": self.after_finish, "events": self.events(now),
+            "result": self.result.value if self.result else None, "stamps": [s.value for s in self.stamps] or None,
         }, separators=(",", ":"))
+
+    def events(self, now: str) -> list[dict] | None:
+        """The change's events, each stamped with the time."""
+        if not self.event:
+            return None
+        events = [self.event] if isinstance(self.event, Mapping) else list(self.event)
+        return [{"at": now, **e} for e in events]
 
 
 @dataclass(frozen=True)
@@ -166,7 +183,8 @@ class Batch:
 
 class _Script:
     def __init__(self, name: str):
-        prelude = (_LUA_DIR / "common.lua").read_text() if name != "claim" else ""
+        prelude = "\n".join((_LUA_DIR / f"{part}.lua").read_text() for part in _PRELUDE) \
+            if name not in _STANDALONE else ""
         self.source = prelude + "\n" + (_LUA_DIR / f"{name}.lua").read_text()
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
@@ -174,14 +192,17 @@ class _Script:
 class Store:
     """Calls and transfers in Redis, under one key prefix, with TTLs on everything."""
 
-    _SCRIPT_NAMES = ("create", "transition", "call_ended", "claim")
+    _SCRIPT_NAMES = ("create", "transition", "call_ended", "claim", "append", "delivery_open", "delivery_take")
 
-    def __init__(self, connection: redis.Redis, *, keys: Keys, ttl: int = DEFAULT_TTL):
+    def __init__(self, connection: redis.Redis, *, keys: Keys, ttl: int = DEFAULT_TTL,
+                 feed_cap: int = DEFAULT_FEED_CAP, analytics_ttl: int = DEFAULT_ANALYTICS_TTL):
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self.redis = connection
         self.keys = keys
         self.ttl = ttl
+        self.feed_cap = feed_cap
+        self.analytics_ttl = analytics_ttl
         self._scripts = {name: _Script(name) for name in self._SCRIPT_NAMES}
 
     # -- plumbing -------------------------------------------------------------------------------
@@ -214,7 +235,9 @@ class Store:
             raise errors[0]
         return [parse(raw) for parse, raw in zip(batch.parsers, replies)]
 
-    def _run(self, name: str, keys: list[str], args: list, parse: Callable, batch: Batch | None):
+    def run(self, name: str, keys: list[str], args: list, parse: Callable = lambda raw: raw,
+            batch: Batch | None = None):
+        """Run handoff/lua/<name>.lua (EVALSHA, reloaded if Redis forgot it), alone or in a batch."""
         sha = self._scripts[name].sha
         if batch is not None:
             batch.pad()
@@ -230,10 +253,12 @@ class Store:
     # -- calls ----------------------------------------------------------------------------------
     def record_call(self, call_sid: str, fields: Mapping[str, str]) -> None:
         """Create or update what we know of a call (one round trip)."""
-        key = self.keys.call(call_sid)
+        key, now = self.keys.call(call_sid), time.time()
         pipe = self.redis.pipeline(transaction=False)
         pipe.hset(key, mapping={k: v for k, v in fields.items() if v is not None})
         pipe.expire(key, self.ttl)
+        pipe.zadd(self.keys.calls_index(), {call_sid: now}, nx=True)
+        pipe.zremrangebyscore(self.keys.calls_index(), "-inf", f"({now - self.ttl}")   # their hashes expired
         pipe.execute()
 
     def get_call(self, call_sid: str) -> dict[str, str] | None:
@@ -275,7 +300,7 @@ class Store:
     def call_ended(self, call_sid: str, *, call_status: str) -> str | None:
         """Record the end of the caller's call; returns its transfer in flight (now due), if any."""
         keys = [self.keys.call(call_sid), self.keys.call_active(call_sid), self.keys.deadlines()]
-        raw = self._run("call_ended", keys, [call_status, utc_now_iso(), self.ttl, f"{time.time():.3f}"],
+        raw = self.run("call_ended", keys, [call_status, utc_now_iso(), self.ttl, f"{time.time():.3f}"],
                         lambda r: [_decode(x) for x in r], None)
         return raw[1] or None
 
@@ -286,39 +311,41 @@ class Store:
         transfer_id, call_sid = fields["id"], fields["call_sid"]
         keys = [self.keys.call(call_sid), self.keys.call_active(call_sid),
                 self.keys.idempotency(idempotency_key or "-"), self.keys.transfer(transfer_id),
-                self.keys.timeline(transfer_id), self.keys.call_transfers(call_sid), self.keys.deadlines()]
+                self.keys.events(transfer_id), self.keys.call_transfers(call_sid), self.keys.deadlines(),
+                self.keys.event_feed(), self.keys.transfers_index(), self.keys.analytics("totals")]
         flat: list[str] = []
         for k, v in fields.items():
             flat += [k, str(v)]
-        now = utc_now_iso()
+        now, now_ts = utc_now_iso(), time.time()
         args = [transfer_id, self.ttl, json.dumps({"at": now, **event}, separators=(",", ":")),
                 fingerprint if idempotency_key else "", IDEMPOTENCY_TTL, deadline.kind.value,
-                f"{time.time() + deadline.after:.3f}", *flat]
-        return self._run("create", keys, args, lambda r: CreateResult(*[_decode(x) for x in r]), batch)
+                f"{now_ts + deadline.after:.3f}", f"{now_ts:.3f}", self.feed_cap, call_sid, *flat]
+        return self.run("create", keys, args, lambda r: CreateResult(*[_decode(x) for x in r]), batch)
 
     def apply(self, transfer_id: str, call_sid: str, change: Change, *, batch: Batch | None = None) -> Result | None:
         """Apply one change atomically (lua/transition.lua); returns None when batched."""
         now, now_ts = utc_now_iso(), time.time()
         spec = change.to_json(now, now_ts)
-        event = {"at": now, **change.event} if change.event else None
-        return self._run("transition", self.keys.transfer_keys(transfer_id, call_sid), [spec, self.ttl],
-                         _logged(transfer_id, event), batch)
+        hour = time.strftime("%Y%m%d%H", time.gmtime(now_ts))
+        return self.run("transition", self.keys.transfer_keys(transfer_id, call_sid, hour),
+                         [spec, self.ttl, self.feed_cap, self.analytics_ttl],
+                         _logged(transfer_id, change.events(now)), batch)
 
     def get_transfer(self, transfer_id: str) -> Transfer | None:
         """The transfer, or None if unknown (or expired)."""
         data = self.redis.hgetall(self.keys.transfer(transfer_id))
         return Transfer.parse({_decode(k): _decode(v) for k, v in data.items()}) if data else None
 
-    def get_transfer_with_timeline(self, transfer_id: str) -> tuple[Transfer | None, list[dict]]:
-        """The transfer and its timeline in one round trip."""
+    def get_transfer_with_events(self, transfer_id: str) -> tuple[Transfer | None, list[Event]]:
+        """The transfer and its events in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.transfer(transfer_id))
-        pipe.lrange(self.keys.timeline(transfer_id), 0, -1)
-        data, timeline = pipe.execute()
+        pipe.xrange(self.keys.events(transfer_id), "-", "+")
+        data, entries = pipe.execute()
         if not data:
             return None, []
         return Transfer.parse(_pairs([x for kv in data.items() for x in kv])), \
-            [json.loads(_decode(item)) for item in timeline]
+            [Event.from_entry(entry_id, entry) for entry_id, entry in entries]
 
     def legs(self, transfer_id: str) -> dict[str, tuple[int, LegState]]:
         """Recipient legs of the transfer: call SID -> (attempt, state)."""
@@ -328,20 +355,21 @@ class Store:
             result[_decode(sid)] = (int(attempt), LegState(state))
         return result
 
-    def append_event(self, transfer_id: str, event: Mapping, *, batch: Batch | None = None) -> None:
-        """Append a timeline event that changes no state (e.g. 'voicemail-recorded')."""
-        key = self.keys.timeline(transfer_id)
-        target = batch.pipe if batch is not None else self.redis.pipeline(transaction=False)
-        target.rpush(key, json.dumps({"at": utc_now_iso(), **event}, separators=(",", ":")))
-        target.expire(key, self.ttl)
-        if batch is None:
-            target.execute()
+    def append_event(self, transfer_id: str, call_sid: str, event: Mapping, *, batch: Batch | None = None) -> None:
+        """Record an event that changes no state (e.g. 'voicemail-recorded')."""
+        body = json.dumps({"at": utc_now_iso(), **event}, separators=(",", ":"))
+        self.run("append", [self.keys.events(transfer_id), self.keys.event_feed()],
+                  [transfer_id, call_sid, body, self.feed_cap, self.ttl], lambda raw: None, batch)
 
     # -- deadlines ------------------------------------------------------------------------------
     def claim_deadlines(self, *, lease: float, limit: int = 200) -> list[str]:
         """Transfers whose deadline has passed, each leased to this caller for `lease` seconds."""
-        return self._run("claim", [self.keys.deadlines()], [f"{time.time():.3f}", lease, limit],
-                         lambda r: [_decode(x) for x in r], None)
+        return self.claim(self.keys.deadlines(), lease=lease, limit=limit)[1]
+
+    def claim(self, index: str, *, lease: float, limit: int) -> tuple[str, list[str]]:
+        """What has come due in a sorted-set index, leased for `lease` seconds: (the lease's end, ids)."""
+        later, *due = self.run("claim", [index], [f"{time.time():.3f}", lease, limit], lambda r: [_decode(x) for x in r])
+        return later, due
 
     def overdue(self, *, slack: float) -> int:
         """How many deadlines passed more than `slack` seconds ago (health: is anyone sweeping?)."""
@@ -357,18 +385,14 @@ class Store:
         return (_decode(newest[0][0]), float(newest[0][1])) if newest else None
 
 
-def _logged(transfer_id: str, event: Mapping | None) -> Callable[[list], Result]:
-    """Parse a script's reply and log the applied event as one structured line."""
+def _logged(transfer_id: str, events: list[dict] | None) -> Callable[[list], Result]:
+    """Parse a script's reply and log the applied events, one structured line each."""
 
     def parse(raw: list) -> Result:
         result = Result.parse(raw)
-        if result.verdict in ("applied", "caller-gone") and event:
-            timeline_log.info(json.dumps({"transfer": transfer_id, **event}, default=str))
-            if result.finished and result.transfer is not None:
-                timeline_log.info(json.dumps({"transfer": transfer_id, "event": "completed",
-                                              "at": result.transfer.fields.get("finished_at"),
-                                              "outcome": result.transfer.fields.get("outcome"),
-                                              "detail": result.transfer.outcome_detail}))
+        if result.verdict in ("applied", "caller-gone") and events:
+            for event in events:
+                timeline_log.info(json.dumps({"transfer": transfer_id, **event}, default=str))
         return result
 
     return parse

@@ -98,3 +98,4 @@ class Plan:
     steps: tuple[Step, ...]
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     reasons: tuple[str, ...] = ()    # why routing chose this plan (explain, timeline)
+    rule: str | None = None          # the first rule routing walked (analytics groups by it)

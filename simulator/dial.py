@@ -129,10 +129,17 @@ def dial(runner, el):
     extra = {"DialCallStatus": result, "DialBridged": "true" if winner else "false"}
     if legs:
         extra["DialCallSid"] = (winner or legs[-1]).sid
+        if (winner or legs[-1]).to.startswith("sip:"):
+            # <Dial><Sip>: Twilio adds the INVITE's final response code (and its Call-ID).
+            extra["DialSipResponseCode"] = _SIP_CODES.get(result, "500")
+            extra["DialSipCallId"] = f"{(winner or legs[-1]).sid}@sim.twilio.invalid"
     if winner is not None:
         extra["DialCallDuration"] = str(winner.duration())
     if el.get("action"):
         runner.action(el.get("action"), el.get("method"), extra)
+
+
+_SIP_CODES = {"completed": "200", "busy": "486", "no-answer": "480", "failed": "503", "canceled": "487"}
 
 
 def _bare_number(el):

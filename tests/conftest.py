@@ -5,21 +5,21 @@ using fresh call SIDs and their own personas, so nothing needs flushing between 
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
-import threading
-import time
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from twilio.request_validator import RequestValidator
-from werkzeug.serving import make_server
 
 from devtools.embedded_redis import free_port, start_embedded_redis
 from simulator.testing import TEST_SETTINGS, run_simulator
+from tests.apps import served
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "feedface" * 4
@@ -27,6 +27,11 @@ AUTH_TOKEN = "handoff-test-auth-token"
 API_TOKEN = "test-api-token-0123456789"
 AGENT_NUMBER = "+15005550006"
 AGENT_URL = "wss://agent.example.com/relay"
+# Prometheus multiprocess mode, as the Procfile runs it: set before prometheus_client is first
+# imported (by app.py), one directory per test process (xdist workers each build their own app),
+# shared with that process's `python -m workers` children, which inherit it.
+METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="handoff-metrics-")
+atexit.register(shutil.rmtree, METRICS_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +60,9 @@ def service_env(redis_server, sim):
         "TRANSFER_CONFIG": str(ROOT / "tests" / "fixtures" / "recipients.yaml"),
         "TRANSFER_ALLOWED_PREFIXES": "+1415555", "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
         "PORT": str(port), "WORKER_PROCESSES": "3",
+        # Local mode (the Inspector reads what each party heard from the simulator) and the session key.
+        "HANDOFF_LOCAL": "1", "SECRET_KEY": "test-inspector-secret-key-0123456789",
+        "PROMETHEUS_MULTIPROC_DIR": METRICS_DIR,
     }
 
 
@@ -64,11 +72,8 @@ def app(service_env):
     from app import create_app
 
     flask_app = create_app(service_env)
-    server = make_server("127.0.0.1", int(service_env["PORT"]), flask_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield flask_app
-    server.shutdown()
+    with served(flask_app, int(service_env["PORT"])):
+        yield flask_app
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,24 @@ away), so the timers can never silently stop while the worker dyno runs.
 """
 from __future__ import annotations
 
-import argparse
-import logging
-import os
-import sys
+import signal
 
-from dotenv import load_dotenv
+
+def _quit(signum, frame) -> None:
+    raise SystemExit(0)
+
+
+# First of all, before the imports (a second or more): until the pool (or the burst worker) takes
+# SIGINT/SIGTERM over, either one ends start-up quietly, without a KeyboardInterrupt traceback.
+signal.signal(signal.SIGINT, _quit)
+signal.signal(signal.SIGTERM, _quit)
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from dotenv import load_dotenv  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,19 +45,27 @@ def main(argv: list[str] | None = None) -> int:
         print("handoff worker: --processes must be at least 1", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from rq import Queue
-    from rq.worker_pool import WorkerPool
+    from handoff.log_masking import setup_log_masking
 
+    setup_log_masking(config.log_pii)   # phone numbers masked in every line, unless LOG_PII=true
+    from rq import Queue
+
+    from handoff.event_webhooks import QUEUE as EVENTS_QUEUE
     from handoff.keys import Keys
-    from workers.processes import HandoffWorker
+    from handoff.metrics import remove_stale_files
+    from workers.processes import HandoffWorker, HandoffWorkerPool
 
     connection = config.redis_connection(blocking=True)
-    queue_name = Keys(config.key_prefix).queue_name()
+    keys = Keys(config.key_prefix)
+    # Transfers first: RQ takes a job from the first queue that has one, so event webhooks wait.
+    queue_names = [keys.queue_name(), keys.queue_name(EVENTS_QUEUE)]
     if args.burst:
-        HandoffWorker([Queue(queue_name, connection=connection)], connection=connection).work(burst=True)
+        HandoffWorker([Queue(name, connection=connection) for name in queue_names],
+                      connection=connection).work(burst=True)
         return 0
-    WorkerPool([queue_name], connection=connection, num_workers=processes,
-               worker_class=HandoffWorker).start(logging_level="WARNING")
+    remove_stale_files()   # metrics files of processes gone since the last run (PROMETHEUS_MULTIPROC_DIR)
+    HandoffWorkerPool(queue_names, connection=connection, num_workers=processes,
+                      worker_class=HandoffWorker).start(logging_level="WARNING")
     return 0
 
 

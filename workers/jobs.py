@@ -37,3 +37,17 @@ def end_legs(transfer_id: str) -> None:
 def announce(transfer_id: str, conference_sid: str) -> None:
     """Play the bridge announcement to both sides."""
     runtime().warm.announce(transfer_id, conference_sid)
+
+
+@lru_cache(maxsize=1)
+def event_webhooks():
+    """This process's event webhooks (handoff/event_webhooks.py), built on first use."""
+    from handoff.event_webhooks import build_event_webhooks
+
+    return build_event_webhooks(runtime())
+
+
+def deliver_event(event_id: str, lease: str | None = None) -> None:
+    """POST one event to EVENTS_URL; a failure is recorded and retried later, never raised.
+    `lease`: the claim this job was queued under (a newer claim makes it a no-op)."""
+    event_webhooks().deliver(event_id, lease)

@@ -1,72 +1,48 @@
--- Shared helpers, prepended to every Handoff script (see handoff/store.py). Every key a script
--- touches is declared in KEYS by Python (handoff/keys.py); data never names a key.
+-- The lifecycle's shared steps: finish and fail an attempt (prepended after base.lua and analytics.lua).
 
-local function hget(key, field)
-  local value = redis.call('HGET', key, field)
-  if value == false then return nil end
-  return value
-end
-
-local function flat(key)
-  return redis.call('HGETALL', key)
-end
-
-local function touch(ttl, ...)
-  for _, key in ipairs({...}) do
-    if redis.call('EXISTS', key) == 1 then redis.call('EXPIRE', key, ttl) end
+-- Moments recorded once (handoff.state.Stamp); the attempt's own are cleared when the next begins.
+local function stamp(k, names, now_ts)
+  if names == nil or names == cjson.null then return end
+  for _, name in ipairs(names) do
+    local f = 'ts_' .. name
+    if hget(k.t, f) == nil then
+      redis.call('HSET', k.t, f, fmt(now_ts))
+      if name == 'dialed' then redis.call('HINCRBY', k.t, 'attempts_dialed', 1) end
+    end
   end
 end
 
-local function append_event(timeline, event)
-  if event ~= nil and event ~= cjson.null and event ~= '' then
-    if type(event) == 'table' then event = cjson.encode(event) end
-    redis.call('RPUSH', timeline, event)
-  end
-end
-
-local function fmt(at)
-  return string.format('%.3f', at)
-end
-
-local function contains(list, value)
-  if list == nil or list == cjson.null or list == '*' then return true end
-  for _, item in ipairs(list) do
-    if item == value then return true end
-  end
-  return false
-end
-
-local CALL_ENDED = {completed = true, busy = true, failed = true, ['no-answer'] = true, canceled = true}
-
--- The transfer's one deadline: fields on the hash plus its entry in the deadlines index, written
--- together so the sweeper (handoff/transfer/recovery.py) always sees what the transfer waits for.
-local function set_deadline(t, index, id, kind, at)
-  redis.call('HINCRBY', t, 'dl_seq', 1)
-  redis.call('HSET', t, 'dl_kind', kind, 'dl_at', fmt(at))
-  redis.call('ZADD', index, fmt(at), id)
-end
-
-local function clear_deadline(t, index, id)
-  redis.call('HINCRBY', t, 'dl_seq', 1)
-  redis.call('HDEL', t, 'dl_kind', 'dl_at')
-  redis.call('ZREM', index, id)
+-- The outcome is decided once: recorded with its analytics, reported by an 'outcome' event (a warm
+-- success is decided when the recipient joins, long before the call, and so the transfer, ends).
+local function decide(k, now, now_ts, outcome, detail)
+  if (hget(k.t, 'outcome') or '') ~= '' then return nil end
+  redis.call('HSET', k.t, 'outcome', outcome, 'outcome_detail', detail)
+  record_attempt(k, now_ts, outcome)
+  local report = record_outcome(k, now_ts, outcome, detail)
+  redis.call('HSET', k.t, 'report', cjson.encode(report))
+  report.at, report.event, report.outcome, report.detail = now, 'outcome', outcome, detail
+  append_event(k, report)
+  return report
 end
 
 -- Finish: status completed, the outcome set once, the call's 409 guard released. A failed or
 -- cancelled transfer then owes its caller a move (and its legs an end): a 'return' deadline, due
 -- now, unless the caller was already given its next document (inline) or is bridged.
 local function finish(k, now, now_ts, outcome, detail, inline_return)
-  local t, tl, index, active = k.t, k.tl, k.index, k.active
+  local t, index, active = k.t, k.index, k.active
   local id = hget(t, 'id')
-  local current = hget(t, 'outcome')
-  if current == nil or current == '' then
-    redis.call('HSET', t, 'outcome', outcome, 'outcome_detail', detail)
-  else
-    outcome = current
-  end
+  decide(k, now, now_ts, outcome, detail)
+  outcome = hget(t, 'outcome')
   redis.call('HSET', t, 'status', 'completed', 'finished_at', now, 'updated_at', now)
   if redis.call('GET', active) == id then redis.call('DEL', active) end
-  append_event(tl, {at = now, event = 'completed', outcome = outcome, detail = detail})
+  -- The end: the outcome's report again (the end-of-transfer report consumers wait for).
+  local ok, report = pcall(cjson.decode, hget(t, 'report') or '{}')
+  if not ok then report = {} end
+  report.at, report.event, report.outcome = now, 'completed', outcome
+  report.detail, report.ended_because = hget(t, 'outcome_detail') or detail, detail
+  local created = tonumber(hget(t, 'created_ts') or '')
+  if created then report.total_seconds = math.floor((now_ts - created) * 1000 + 0.5) / 1000 end
+  append_event(k, report)
   if inline_return then
     -- The webhook finishing it answers the caller's next document itself (handoff.transfer.lifecycle
     -- .caller_next): record where that takes the caller.
@@ -79,7 +55,7 @@ local function finish(k, now, now_ts, outcome, detail, inline_return)
     elseif hget(t, 'final') == '0' then
       to = 'agent'
     end
-    if to then append_event(tl, {at = now, event = 'caller-returned', to = to}) end
+    if to then append_event(k, {at = now, event = 'caller-returned', to = to}) end
   end
   local caller = hget(t, 'caller') or 'agent'
   local open_legs = false
@@ -102,15 +78,20 @@ local function fail_attempt(k, now, now_ts, outcome, detail, on_next, inline_ret
   local attempt = tonumber(hget(t, 'attempt') or '0')
   local total = tonumber(hget(t, 'attempts_total') or '1')
   redis.call('HSET', t, 'last_attempt_outcome', outcome, 'last_attempt_detail', detail)
+  local result = record_attempt(k, now_ts, outcome)
+  append_event(k, {at = now, event = 'attempt-failed', attempt = attempt, outcome = outcome, reason = detail,
+                   result = result, destination = attempt_destination(t, attempt)})
   if outcome ~= 'transfer-cancelled' and attempt + 1 < total then
     local delays = cjson.decode(hget(t, 'delays') or '[]')
     local delay = tonumber(delays[attempt + 2] or 0) or 0
     redis.call('HSET', t, 'status', 'dialing', 'attempt', attempt + 1, 'updated_at', now, 'legs_expected', 0)
-    redis.call('HDEL', t, 'bridged_leg')
-    append_event(k.tl, {at = now, event = 'fallback-taken', attempt = attempt + 1, after = outcome,
-                        detail = detail, delay = delay})
+    redis.call('HDEL', t, 'bridged_leg', 'ts_dialed', 'ts_answered', 'ts_accepted', 'att_result')
+    append_event(k, {at = now, event = 'fallback-taken', attempt = attempt + 1, after = outcome,
+                     detail = detail, delay = delay, destination = attempt_destination(t, attempt + 1)})
     local kind, after = 'dial', 0
     if on_next ~= nil and on_next ~= cjson.null then kind, after = on_next.kind, on_next.after or 0 end
+    -- A next attempt that waits for its answer (cold: its Dial is in the document answered now) has dialed.
+    if kind == 'attempt' then stamp(k, {'dialed'}, now_ts + delay) end
     set_deadline(t, k.index, hget(t, 'id'), kind, now_ts + delay + after)
     return 'next'
   end

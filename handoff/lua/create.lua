@@ -1,9 +1,9 @@
 -- Create a transfer unless the request is a retry (Idempotency-Key), another is in flight, or the
--- call is unknown or over; its first deadline is armed in the same step.
--- KEYS: 1 call hash, 2 call active, 3 idempotency hash, 4 transfer, 5 timeline, 6 call transfers,
---       7 deadlines index
+-- call is unknown or over; its first deadline is armed and its first event written in the same step.
+-- KEYS: 1 call hash, 2 call active, 3 idempotency hash, 4 transfer, 5 events, 6 call transfers,
+--       7 deadlines index, 8 event feed, 9 transfers index, 10 analytics totals
 -- ARGV: 1 id, 2 ttl, 3 event json, 4 idempotency fingerprint ('' = none), 5 idempotency ttl,
---       6 deadline kind, 7 deadline at, 8.. field/value pairs
+--       6 deadline kind, 7 deadline at, 8 now (epoch seconds), 9 feed cap, 10 call sid, 11.. field/value pairs
 local id, ttl = ARGV[1], tonumber(ARGV[2])
 if ARGV[4] ~= '' then
   local existing = redis.call('HGET', KEYS[3], 'id')
@@ -14,16 +14,18 @@ if ARGV[4] ~= '' then
 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'no-call', ''} end
 local call_status = redis.call('HGET', KEYS[1], 'status')
-local ended = {completed = true, busy = true, failed = true, ['no-answer'] = true, canceled = true}
-if call_status and ended[call_status] then return {'call-ended', call_status} end
+if call_status and CALL_ENDED[call_status] then return {'call-ended', call_status} end
 local active = redis.call('GET', KEYS[2])
 if active then return {'conflict', active} end
 local fields = {}
-for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[4], unpack(fields))
-redis.call('HSET', KEYS[4], 'dl_seq', 1, 'dl_kind', ARGV[6], 'dl_at', ARGV[7])
+redis.call('HSET', KEYS[4], 'dl_seq', 1, 'dl_kind', ARGV[6], 'dl_at', ARGV[7], 'created_ts', ARGV[8])
 redis.call('ZADD', KEYS[7], ARGV[7], id)
-redis.call('RPUSH', KEYS[5], ARGV[3])
+redis.call('ZADD', KEYS[9], ARGV[8], id)
+redis.call('HINCRBY', KEYS[10], 'requested', 1)   -- in flight = requested - decided (handoff/metrics.py)
+redis.call('ZREMRANGEBYSCORE', KEYS[9], '-inf', '(' .. (tonumber(ARGV[8]) - ttl))   -- their hashes have expired
+append_event({id = id, call_sid = ARGV[10], feed = KEYS[8], ev = KEYS[5], feed_cap = ARGV[9]}, ARGV[3])
 redis.call('SET', KEYS[2], id, 'EX', ttl)
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[3], 'id', id, 'fingerprint', ARGV[4])

@@ -1,15 +1,18 @@
 -- Apply one event to a transfer at most once: a status move, an attempt's failure, the end, or a
 -- recipient leg's progress; the deadline of the state it enters is armed in the same step.
--- KEYS: 1 transfer, 2 timeline, 3 seen, 4 legs, 5 deadlines index, 6 call hash, 7 call active
--- ARGV: 1 the change as JSON (built by handoff/store.py Change), 2 ttl
+-- KEYS: 1 transfer, 2 events, 3 seen, 4 legs, 5 deadlines index, 6 call hash, 7 call active, 8 event feed,
+--       9 this hour's analytics, 10 analytics totals
+-- ARGV: 1 the change as JSON (built by handoff/store.py Change), 2 ttl, 3 feed cap, 4 analytics ttl
 -- Returns {verdict, next, hgetall...}; verdict: applied|duplicate|stale|refused|missing|caller-gone.
-local k = {t = KEYS[1], tl = KEYS[2], seen = KEYS[3], legs = KEYS[4], index = KEYS[5], call = KEYS[6],
-           active = KEYS[7]}
+local k = {t = KEYS[1], ev = KEYS[2], seen = KEYS[3], legs = KEYS[4], index = KEYS[5], call = KEYS[6],
+           active = KEYS[7], feed = KEYS[8], hour = KEYS[9], totals = KEYS[10], feed_cap = ARGV[3],
+           a_ttl = tonumber(ARGV[4])}
 local c = cjson.decode(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local t = k.t
 if redis.call('EXISTS', t) == 0 then return {'missing', ''} end
 local id = hget(t, 'id')
+k.id, k.call_sid = id, hget(t, 'call_sid')
 local now, now_ts = c.now, tonumber(c.now_ts)
 local event_id = c.event_id
 if event_id == cjson.null then event_id = nil end
@@ -31,7 +34,7 @@ if leg then
   if prev_leg ~= '' and (rank[leg.state] or 0) < (rank[prev_leg] or 0) then
     -- A late event is still a fact: recorded once in the timeline, changing nothing.
     if event_id then
-      append_event(k.tl, c.event)
+      append_events(k, c.events)
       redis.call('SADD', k.seen, event_id)
     end
     return reply('refused', prev_leg, t)
@@ -44,9 +47,9 @@ local stale = c.attempt ~= nil and c.attempt ~= cjson.null and hget(t, 'attempt'
 if (status == 'completed' and not c.after_finish) or (status ~= 'completed' and c.after_finish) or stale then
   if leg then
     redis.call('HSET', k.legs, leg.sid, leg_attempt .. ':' .. leg.state)
-    append_event(k.tl, c.event)
+    append_events(k, c.events)
     if event_id then redis.call('SADD', k.seen, event_id) end
-    touch(ttl, t, k.tl, k.seen, k.legs)
+    touch(ttl, t, k.ev, k.seen, k.legs)
   end
   if stale then return reply('stale', prev_leg, t) end
   return reply('refused', prev_leg, t)
@@ -57,10 +60,10 @@ end
 local call_status = hget(k.call, 'status')
 if status ~= 'completed' and call_status and CALL_ENDED[call_status] and not c.ignore_caller then
   if leg then redis.call('HSET', k.legs, leg.sid, leg_attempt .. ':' .. leg.state) end
-  append_event(k.tl, c.event)
+  append_events(k, c.events)
   if event_id then redis.call('SADD', k.seen, event_id) end
   finish(k, now, now_ts, 'transfer-cancelled', 'caller hung up', false)
-  touch(ttl, t, k.tl, k.seen, k.legs)
+  touch(ttl, t, k.ev, k.seen, k.legs)
   return reply('caller-gone', 'finished', t)
 end
 
@@ -75,8 +78,10 @@ if c.fields ~= nil and c.fields ~= cjson.null then
   for name, value in pairs(c.fields) do redis.call('HSET', t, name, tostring(value)) end
 end
 if c.caller ~= nil and c.caller ~= cjson.null then redis.call('HSET', t, 'caller', c.caller) end
-append_event(k.tl, c.event)
+append_events(k, c.events)
 if event_id then redis.call('SADD', k.seen, event_id) end
+stamp(k, c.stamps, now_ts)
+if c.result ~= nil and c.result ~= cjson.null then redis.call('HSET', t, 'att_result', c.result) end
 
 local nxt = ''
 local to = c.to
@@ -97,10 +102,11 @@ if leg and leg.state == 'ended' and to == nil then
       if all[i + 1] == attempt .. ':ended' then ended = ended + 1 end
     end
     if ended >= expected then
-      local outcome = leg.outcome
+      local outcome, result = leg.outcome, leg.result
       if (prev_leg == 'answered' or prev_leg == 'consent' or prev_leg == 'screening') and leg.outcome_answered then
-        outcome = leg.outcome_answered
+        outcome, result = leg.outcome_answered, leg.result_answered
       end
+      if result ~= nil and result ~= cjson.null then redis.call('HSET', t, 'att_result', result) end
       nxt = fail_attempt(k, now, now_ts, outcome, c.detail or '', c.on_next, false)
     end
   end
@@ -113,7 +119,7 @@ elseif to ~= nil then
   if not c.forward_only or (rank[to] or 0) > (rank[status] or 0) then
     redis.call('HSET', t, 'status', to, 'updated_at', now)
     if c.outcome ~= nil and c.outcome ~= cjson.null and c.outcome ~= '' then
-      redis.call('HSET', t, 'outcome', c.outcome, 'outcome_detail', c.detail or '')
+      decide(k, now, now_ts, c.outcome, c.detail or '')
     end
   end
 end
@@ -128,5 +134,5 @@ if nxt == '' then
     if not d.extend or at > current then set_deadline(t, k.index, id, d.kind, at) end
   end
 end
-touch(ttl, t, k.tl, k.seen, k.legs)
+touch(ttl, t, k.ev, k.seen, k.legs)
 return reply('applied', nxt, t)

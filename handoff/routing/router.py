@@ -42,6 +42,7 @@ class _Build:
         self.lead: list | None = None        # the stack when the first step was added
         self.reached: list[dict] = []        # for explain: recipients in order
         self.last_resort = False
+        self.first_rule: str | None = None   # the first rule walked (analytics groups by it)
 
     # -- settings -------------------------------------------------------------------------------
     def layers(self, stack) -> list[dict]:
@@ -163,6 +164,7 @@ class _Build:
 
     def rule(self, rule: Rule, via: str) -> None:
         self.stack.append(rule)
+        self.first_rule = self.first_rule or rule.name
         try:
             if rule.hours:
                 check = rule.hours.check(self.now)
@@ -268,7 +270,7 @@ class Router:
                                  + (f" then extension digits {target.send_digits}" if target.send_digits else "")
                                  + " (allowed by TRANSFER_ALLOWED_PREFIXES)")
         settings = self._settings(build, scope, mode)
-        return Plan(steps=tuple(build.steps), settings=settings, reasons=tuple(build.reasons)), (build, traces, now, scope)
+        return Plan(steps=tuple(build.steps), settings=settings, reasons=tuple(build.reasons), rule=build.first_rule), (build, traces, now, scope)
 
     def _settings(self, build: _Build, scope: Scope, mode: str | None) -> DeliverySettings:
         stack = build.lead if build.lead is not None else []

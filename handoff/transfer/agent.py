@@ -5,7 +5,7 @@ import json
 
 from ..config import AgentConnection
 from ..record import Transfer
-from ..state import CallerAt, Outcome, TransferStatus
+from ..state import ANSWERED, CallerAt, Outcome, Stamp, TransferStatus
 from ..store import Change
 from . import decisions as d
 from .modes import ModeBase
@@ -29,7 +29,7 @@ class AgentMode(ModeBase):
         """The change that records the hand-off as done."""
         return Change(event={"event": "handed-to-agent", "target": t.current.describe()},
                       sources=[TransferStatus.REQUESTED], to="completed", outcome=Outcome.SUCCESS,
-                      detail="handed to agent", caller=CallerAt.BRIDGED)
+                      detail="handed to agent", caller=CallerAt.BRIDGED, stamps=(Stamp.DIALED, *ANSWERED))
 
     def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
         return self.handed_off(t), self.caller_document(t)

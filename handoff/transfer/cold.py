@@ -9,7 +9,8 @@ from __future__ import annotations
 from ..destinations import sip_uri_with_headers
 from ..gateway import GatewayError
 from ..record import Transfer
-from ..state import DIAL_STATUS_OUTCOMES, CallerAt, DeadlineKind, LegState, Outcome, TransferStatus
+from ..state import (ANSWERED, DIAL_RESULTS, DIAL_STATUS_OUTCOMES, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome, Stamp,
+                     TransferStatus)
 from ..store import Change, Deadline, LegChange, Result
 from ..targets import Target, TargetKind
 from . import decisions as d
@@ -63,7 +64,7 @@ class ColdMode(ModeBase):
         return Change(
             event={"event": "dialing", "attempt": t.attempt, "target": t.current.describe(), "refer": t.refer},
             event_id=f"dialing:{t.attempt}", attempt=t.attempt, sources=sources, to=TransferStatus.DIALING,
-            caller=CallerAt.DIAL, deadline=Deadline(DeadlineKind.ATTEMPT, self.window(t, first=t.attempt == 0)))
+            caller=CallerAt.DIAL, stamps=(Stamp.DIALED, Stamp.HOLD), deadline=Deadline(DeadlineKind.ATTEMPT, self.window(t, first=t.attempt == 0)))
 
     def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
         return self._dialing(t, [TransferStatus.REQUESTED]), self.caller_document(t)
@@ -95,18 +96,19 @@ class ColdMode(ModeBase):
 
     # ------------------------------------------------------------------ callbacks (webhooks)
     def dial_action(self, transfer_id: str, call_sid: str, attempt: int, *, dial_status: str,
-                    dial_call_sid: str | None, duration: str | None, ring_timeout: int) -> d.Decision:
+                    dial_call_sid: str | None, duration: str | None, ring_timeout: int,
+                    sip_code: str | None = None) -> d.Decision:
         """The Dial ended: bridged-and-over, or failed (the next attempt, or the last resort)."""
         outcome = DIAL_STATUS_OUTCOMES.get(dial_status, Outcome.CONNECTION_ERROR)
         event = {"event": "dial-ended", "attempt": attempt, "dial_status": dial_status, "leg": dial_call_sid,
-                 "duration": duration}
+                 "duration": duration, "sip_code": sip_code}
         if outcome.is_success:
             change = Change(event=event, event_id=f"dial-action:{attempt}", attempt=attempt,
                             sources=DIAL_STATES + [TransferStatus.BRIDGED], to="completed", outcome=Outcome.SUCCESS,
                             detail="bridge ended", inline_return=self.lifecycle.inline_return)
         else:
             change = self._failed(attempt, outcome, f"dial {dial_status}", event, f"dial-action:{attempt}",
-                                  ring_timeout)
+                                  ring_timeout, DIAL_RESULTS.get(dial_status, AttemptResult.FAILED))
         return self._next(self.store.apply(transfer_id, call_sid, change))
 
     def refer_action(self, transfer_id: str, call_sid: str, attempt: int, *, refer_status: str | None,
@@ -118,18 +120,20 @@ class ColdMode(ModeBase):
             self.store.apply(transfer_id, call_sid, Change(
                 event=event, event_id=f"refer:{attempt}", attempt=attempt, sources=DIAL_STATES, to="completed",
                 outcome=Outcome.SUCCESS, detail=f"REFER accepted ({sip_code})", inline_return=self.lifecycle.inline_return,
-                caller=CallerAt.BRIDGED))
+                caller=CallerAt.BRIDGED, stamps=ANSWERED))
             return d.Hangup()    # the caller's SIP side has the call: our leg is done
         outcome = Outcome.TIMEOUT if sip_code in ("408", "480") else Outcome.CONNECTION_ERROR
+        result = AttemptResult.NO_ANSWER if sip_code in ("408", "480") else \
+            AttemptResult.BUSY if sip_code in ("486", "600") else AttemptResult.FAILED
         change = self._failed(attempt, outcome, f"REFER failed ({sip_code or refer_status})", event,
-                              f"refer:{attempt}", ring_timeout)
+                              f"refer:{attempt}", ring_timeout, result)
         return self._next(self.store.apply(transfer_id, call_sid, change))
 
     def _failed(self, attempt: int, outcome: Outcome, detail: str, event: dict, event_id: str,
-                ring_timeout: int) -> Change:
+                ring_timeout: int, result: AttemptResult) -> Change:
         # The next cold attempt starts in the very document we answer: it waits for its Dial.
         return Change(event=event, event_id=event_id, attempt=attempt, sources=DIAL_STATES, to="fail-attempt",
-                      outcome=outcome, detail=detail, inline_return=self.lifecycle.inline_return,
+                      outcome=outcome, detail=detail, inline_return=self.lifecycle.inline_return, result=result,
                       on_next=Deadline(DeadlineKind.ATTEMPT, ring_timeout + RING_GRACE))
 
     def _next(self, result: Result) -> d.Decision:

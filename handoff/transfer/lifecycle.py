@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from ..gateway import GatewayError
 from ..record import Transfer
-from ..state import CALL_ENDED, WAITING, CallerAt, DeadlineKind, LegState, Outcome, TransferStatus
+from ..state import (ANSWERED, CALL_ENDED, WAITING, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome,
+                     TransferStatus)
 from ..store import CLEAR, Batch, Change, Deadline, LegChange, Result
 from ..targets import LastResort
 from . import decisions as d
@@ -55,11 +56,11 @@ class Lifecycle:
         return "message" if self.ctx.fail_message else True
 
     # ------------------------------------------------------------------ transitions the modes ask for
-    def attempt_failed(self, t: Transfer, outcome: Outcome, detail: str, event: dict, *,
+    def attempt_failed(self, t: Transfer, outcome: Outcome, detail: str, event: dict, *, result: AttemptResult,
                        batch: Batch | None = None, event_id: str | None = None) -> Result | None:
         """The current attempt failed: the next one becomes due, or the transfer ends (last resort)."""
         change = Change(event=event, event_id=event_id, attempt=t.attempt, to="fail-attempt", outcome=outcome,
-                        detail=detail, on_next=Deadline(DeadlineKind.DIAL))
+                        detail=detail, on_next=Deadline(DeadlineKind.DIAL), result=result)
         return self.store.apply(t.id, t.call_sid, change, batch=batch)
 
     @staticmethod
@@ -68,7 +69,7 @@ class Lifecycle:
         """The change that records the caller with the recipient: success, and nothing left to wait for."""
         return Change(event=event, event_id=event_id, attempt=attempt, sources=sources, to=TransferStatus.BRIDGED,
                       outcome=Outcome.SUCCESS, detail=detail, caller=CallerAt.BRIDGED, deadline=CLEAR,
-                      fields=fields, leg=leg)
+                      fields=fields, leg=leg, stamps=ANSWERED)
 
     def cancel(self, transfer_id: str, detail: str = "cancelled through the API") -> Transfer:
         """Cancel a transfer that has not bridged; its legs end and the caller goes back to the agent."""
@@ -87,6 +88,10 @@ class Lifecycle:
             raise TransferConflict(f"transfer is {result.transfer.status.value}; only a transfer in progress "
                                    "can be cancelled", transfer_id=transfer_id)
         return result.transfer
+
+    def voicemail_recorded(self, transfer_id: str, call_sid: str, recording_url: str) -> None:
+        """The caller left a message (the voicemail last resort): recorded as an event."""
+        self.store.append_event(transfer_id, call_sid, {"event": "voicemail-recorded", "recording_url": recording_url})
 
     def call_ended(self, call_sid: str, status: str) -> None:
         """The caller's call ended: its transfer in flight is made due, so `advance` cancels it."""
@@ -131,7 +136,7 @@ class Lifecycle:
                                                           to="completed", outcome=Outcome.CONNECTION_ERROR,
                                                           detail=detail))
             else:
-                self.attempt_failed(t, Outcome.CONNECTION_ERROR, detail, event)
+                self.attempt_failed(t, Outcome.CONNECTION_ERROR, detail, event, result=AttemptResult.FAILED)
             return True
         mode = self.modes.of(t)
         if kind is DeadlineKind.START:
@@ -140,12 +145,15 @@ class Lifecycle:
             mode.dial(t)
         elif kind is DeadlineKind.ATTEMPT:
             if not mode.reconcile(t):
-                self.attempt_failed(t, Outcome.TIMEOUT, "no answer in time",
-                                    {"event": "timeout", "stage": "attempt", "attempt": t.attempt})
+                ringing = t.status in (TransferStatus.DIALING, TransferStatus.RINGING)
+                self.attempt_failed(t, Outcome.TIMEOUT, "no answer in time" if ringing else "no key pressed in time",
+                                    {"event": "timeout", "stage": "attempt", "attempt": t.attempt},
+                                    result=AttemptResult.NO_ANSWER if ringing else AttemptResult.TIMEOUT)
                 self.end_legs(t.id, attempt=t.attempt)
         elif kind is DeadlineKind.JOIN and not mode.reconcile(t):
             self.attempt_failed(t, Outcome.CONNECTION_ERROR, "accepted but never joined",
-                                {"event": "timeout", "stage": "join", "attempt": t.attempt, "leg": t.bridged_leg})
+                                {"event": "timeout", "stage": "join", "attempt": t.attempt, "leg": t.bridged_leg},
+                                result=AttemptResult.FAILED)
             self.end_legs(t.id, attempt=t.attempt)
         return True
 

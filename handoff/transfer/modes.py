@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..gateway import GatewayError
 from ..record import Transfer, target_to_json
-from ..state import CallerAt, Outcome, TransferMode, TransferStatus
+from ..state import AttemptResult, CallerAt, Outcome, Stamp, TransferMode, TransferStatus
 from ..store import Change
 from . import decisions as d
 from .context import Context
@@ -51,7 +51,7 @@ class ModeBase:
             # The destination needs a remote lookup, which only a worker may do: hold until then.
             hold = self.hold_document(t)
             return (Change(event={"event": "caller-waiting"}, sources=[TransferStatus.REQUESTED],
-                           caller=CallerAt.WAITING),
+                           caller=CallerAt.WAITING, stamps=(Stamp.HOLD,)),
                     d.HoldAudio(music_url=hold.music_url, message=hold.message,
                                 announcement=t.message or "Please hold while I connect you.",
                                 again_url=self.ctx.urls.transfer(t.id, "hold", t.call_sid)))
@@ -95,7 +95,7 @@ class ModeBase:
         except Exception as exc:   # RoutingError and anything the webhook did: the fallback handles it
             self.lifecycle.attempt_failed(t, Outcome.CONNECTION_ERROR, f"dynamic destination {attempt.dynamic}: {exc}",
                                           {"event": "dynamic-destination-failed", "recipient": attempt.dynamic,
-                                           "error": str(exc)})
+                                           "error": str(exc)}, result=AttemptResult.FAILED)
             return None
         plan = [a.to_json() for a in t.attempts]
         plan[t.attempt] = {**plan[t.attempt], "dynamic": None, "targets": [target_to_json(target)]}

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 
-import redis
 
+from ..background import Loop
 from ..jobs import JobQueue
 from ..store import Store
 from .lifecycle import LEASE
@@ -28,15 +27,16 @@ HEARTBEAT_INTERVAL = 1.0
 STALE_AFTER = 10.0         # /healthz: no sweeper heard of for this long is an outage
 
 
-class Sweeper:
+class Sweeper(Loop):
     """Claims passed deadlines and queues `advance` for each transfer."""
 
+    kind = "sweeper"
+
     def __init__(self, store: Store, jobs: JobQueue, *, name: str | None = None, interval: float = POLL_INTERVAL):
+        super().__init__(name or f"{socket.gethostname()}:{os.getpid()}")
         self.store = store
         self.jobs = jobs
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.interval = interval
-        self._stop = threading.Event()
         self._last_beat = 0.0
 
     def sweep_once(self) -> int:
@@ -53,30 +53,8 @@ class Sweeper:
             self._last_beat = now
         return len(due)
 
-    def run(self) -> None:
-        """Sweep until stopped; Redis going away is waited out, never fatal."""
-        backoff = self.interval
-        while not self._stop.is_set():
-            try:
-                self.sweep_once()
-                backoff = self.interval
-            except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
-                log.warning("sweeper %s: Redis unavailable (%s); retrying in %.1f s", self.name, exc, backoff)
-                backoff = min(5.0, backoff * 2)
-            except Exception:   # a bug must not stop recovery: log it and keep sweeping
-                log.exception("sweeper %s: sweep failed", self.name)
-                backoff = min(5.0, backoff * 2)
-            self._stop.wait(backoff)
-
-    def start_thread(self) -> threading.Thread:
-        """Run in a daemon thread of this process (the worker's)."""
-        thread = threading.Thread(target=self.run, name="handoff-sweeper", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self._stop.set()
-
+    def step(self) -> int:
+        return self.sweep_once()
 
 def sweeper_health(store: Store) -> dict:
     """What /healthz says of the sweepers: the newest heartbeat and deadlines overdue."""

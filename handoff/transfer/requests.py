@@ -190,7 +190,7 @@ class Requests:
             "variables": json.dumps(dict(request.variables or {})), "final": "1" if request.final else "0",
             "caller_id": self._caller_id(call, settings.caller_id) or "", "refer": "1" if request.refer else "0",
             "context": json.dumps(dict(request.context or {})), "via": via, "created_at": now, "updated_at": now,
-            "legs_expected": 0, "reasons": json.dumps(list(plan.reasons)),
+            "legs_expected": 0, "reasons": json.dumps(list(plan.reasons)), "rule": plan.rule or "",
         }
 
     def _caller_id(self, call: Mapping[str, str], policy: str | None) -> str | None:

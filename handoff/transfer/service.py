@@ -22,9 +22,9 @@ class TransferService:
         """Validate, store and start a transfer; returns (transfer, created)."""
         return self._requests.submit(call_sid, request, idempotency_key=idempotency_key, via=via)
 
-    def cancel(self, transfer_id: str) -> Transfer:
+    def cancel(self, transfer_id: str, *, detail: str = "cancelled through the API") -> Transfer:
         """Cancel a transfer in progress; the caller goes back to the agent."""
-        return self._lifecycle.cancel(transfer_id)
+        return self._lifecycle.cancel(transfer_id, detail)
 
     def transfer_view(self, transfer_id: str) -> dict | None:
         return self.views.transfer(transfer_id)

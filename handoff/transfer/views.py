@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import json
-from typing import Mapping, Sequence
+from typing import Sequence
 
+from ..events import Event
 from ..record import Transfer
 from ..store import Store
 
 
-def present_transfer(t: Transfer, timeline: Sequence[Mapping]) -> dict:
+def present_transfer(t: Transfer, events: Sequence[Event]) -> dict:
     """JSON view of a transfer for the API."""
     attempts = [a.to_json() for a in t.attempts]
     for attempt in attempts:
@@ -23,7 +24,8 @@ def present_transfer(t: Transfer, timeline: Sequence[Mapping]) -> dict:
         "caller_id": t.caller_id or None, "caller": t.caller.value,
         "waiting_for": t.deadline_kind.value if t.deadline_kind else None,
         "created_at": f.get("created_at"), "finished_at": f.get("finished_at") or None,
-        "routing": json.loads(f.get("reasons") or "[]"), "timeline": list(timeline),
+        "routing": json.loads(f.get("reasons") or "[]"), "rule": f.get("rule") or None,
+        "timeline": [e.to_dict() for e in events],
     }
 
 
@@ -35,8 +37,8 @@ class Views:
 
     def transfer(self, transfer_id: str) -> dict | None:
         """The transfer: status, outcome, targets and timeline."""
-        t, timeline = self.store.get_transfer_with_timeline(transfer_id)
-        return present_transfer(t, timeline) if t else None
+        t, events = self.store.get_transfer_with_events(transfer_id)
+        return present_transfer(t, events) if t else None
 
     def call(self, call_sid: str) -> dict | None:
         """A call with its transfers, oldest first."""

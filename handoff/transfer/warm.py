@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from ..gateway import GatewayError, LegRequest
 from ..record import Transfer
-from ..state import CallerAt, DeadlineKind, LegState, Outcome, TransferStatus, WAITING
+from ..state import (DIAL_RESULTS, WAITING, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome, Stamp,
+                     TransferStatus)
 from ..store import Change, Deadline, LegChange
 from ..targets import TargetKind
 from . import decisions as d
@@ -20,6 +21,11 @@ from .whisper import prepare_whisper
 
 GRACE = 5                       # seconds of slack on every warm deadline
 LEG_OUTCOMES = {"busy": Outcome.CONNECTION_ERROR, "failed": Outcome.CONNECTION_ERROR}
+
+
+def _whisper_started(attempt: int, leg_sid: str) -> dict:
+    """The event for a recipient starting to hear about the caller (its text filled in by Lua from the record)."""
+    return {"event": "whisper-started", "attempt": attempt, "leg": leg_sid, "fill": ["whisper"]}
 DEFAULT_HOLD_ANNOUNCEMENT = "Please hold while I connect you."
 
 
@@ -54,7 +60,8 @@ class WarmMode(ModeBase):
     def _on_hold(self) -> Change:
         """The caller is in the conference: the first attempt is due at once."""
         return Change(event={"event": "caller-on-hold"}, event_id="caller-on-hold", sources=[TransferStatus.REQUESTED],
-                      to=TransferStatus.DIALING, caller=CallerAt.HOLD, deadline=Deadline(DeadlineKind.DIAL))
+                      to=TransferStatus.DIALING, caller=CallerAt.HOLD, deadline=Deadline(DeadlineKind.DIAL),
+                      stamps=(Stamp.HOLD,))
 
     def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
         return self._on_hold(), self.caller_document(t)
@@ -79,7 +86,7 @@ class WarmMode(ModeBase):
             event={"event": "dialing", "attempt": t.attempt, "targets": [x.describe() for x in attempt.targets],
                    "parallel": attempt.parallel},
             event_id=f"dial-attempt:{t.attempt}", attempt=t.attempt, sources=[TransferStatus.DIALING],
-            fields={"legs_expected": len(attempt.targets)},
+            fields={"legs_expected": len(attempt.targets)}, stamps=(Stamp.DIALED,),
             deadline=Deadline(DeadlineKind.ATTEMPT, self.window(t))))
         if not result.applied:
             return
@@ -105,10 +112,11 @@ class WarmMode(ModeBase):
                     else Outcome.CONNECTION_ERROR
                 self.store.apply(t.id, t.call_sid, Change(
                     event={"event": "leg-failed", "attempt": t.attempt, "target": target.describe(),
-                           "error": str(exc), "code": exc.code},
+                           "error": str(exc), "error_code": exc.code},
                     attempt=t.attempt, detail=f"could not dial: {exc}",
                     leg=LegChange(f"failed-{t.attempt}-{index}", LegState.ENDED, attempt=t.attempt,
-                                  outcome=outcome if outcome is not Outcome.CANCELLED else Outcome.CONNECTION_ERROR)))
+                                  outcome=outcome if outcome is not Outcome.CANCELLED else Outcome.CONNECTION_ERROR,
+                                  result=AttemptResult.FAILED)))
                 continue
             self.store.apply(t.id, t.call_sid, Change(
                 event={"event": "leg-dialed", "attempt": t.attempt, "leg": sid, "target": target.describe()},
@@ -133,7 +141,7 @@ class WarmMode(ModeBase):
     def leg_status(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, call_status: str,
                    detection_timeout: int = 0) -> None:
         """A recipient leg progressed; the last leg of an attempt ending fails it."""
-        event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid}
+        event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid, "call_status": call_status}
         event_id = f"leg-status:{leg_sid}:{call_status}"
         if call_status == "ringing":
             self.store.apply(transfer_id, call_sid, Change(
@@ -145,23 +153,27 @@ class WarmMode(ModeBase):
             self.store.apply(transfer_id, call_sid, Change(
                 event={**event, "event": "leg-picked-up"}, event_id=event_id, attempt=attempt, sources=WAITING,
                 to=TransferStatus.ANSWERED, forward_only=True, leg=LegChange(leg_sid, LegState.ANSWERED, attempt=attempt),
+                stamps=(Stamp.ANSWERED,),
                 deadline=Deadline(DeadlineKind.ATTEMPT, detection_timeout + 2 * GRACE, extend=True)))
             return
         if call_status not in ("completed", "busy", "failed", "no-answer", "canceled"):
             return
         self._leg_ended(transfer_id, call_sid, attempt, leg_sid, event, event_id, f"leg {call_status}",
                         outcome=LEG_OUTCOMES.get(call_status, Outcome.TIMEOUT),
-                        outcome_answered=Outcome.SCREENING_REJECTED)
+                        outcome_answered=Outcome.SCREENING_REJECTED,
+                        result=DIAL_RESULTS.get(call_status, AttemptResult.FAILED), result_answered=AttemptResult.HUNG_UP)
 
-    def _leg_ended(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, event: dict, event_id: str,
-                   detail: str, *, outcome: Outcome, outcome_answered: Outcome) -> None:
+    def _leg_ended(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, event, event_id: str,
+                   detail: str, *, outcome: Outcome, outcome_answered: Outcome, result: AttemptResult,
+                   result_answered: AttemptResult | None = None) -> None:
         """A leg is over: recorded (failing the attempt if it was the last), and `advance` queued to act
         on what that made due, in one round trip."""
         batch = self.store.batch()
         self.store.apply(transfer_id, call_sid, Change(
             event=event, event_id=event_id, attempt=attempt, detail=detail,
             leg=LegChange(leg_sid, LegState.ENDED, attempt=attempt, outcome=outcome,
-                          outcome_answered=outcome_answered)), batch=batch)
+                          outcome_answered=outcome_answered, result=result,
+                          result_answered=result_answered or result)), batch=batch)
         self.ctx.jobs.enqueue("advance", transfer_id, batch=batch)
         self.store.execute(batch)
 
@@ -169,16 +181,23 @@ class WarmMode(ModeBase):
                    screen_window: int, accept_timeout: int, accept_key: str, decline_key: str) -> d.Decision:
         """A leg answered, with detection's verdict: the whisper, a neutral prompt, or a hang-up."""
         verdict = (answered_by or "").lower()
-        event = {"event": "leg-answered", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by or None}
+        events = [{"event": "leg-answered", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by or None}]
+        if verdict:
+            events.append({"event": "detection", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by,
+                           "verdict": "machine" if verdict.startswith("machine") or verdict == "fax" else
+                           "human" if verdict == "human" else "unknown"})
         if verdict.startswith("machine") or verdict == "fax":
-            self._leg_ended(transfer_id, call_sid, attempt, leg_sid, event, f"answer:{leg_sid}",
-                            f"answered by {verdict}", outcome=Outcome.TIMEOUT, outcome_answered=Outcome.TIMEOUT)
+            self._leg_ended(transfer_id, call_sid, attempt, leg_sid, events, f"answer:{leg_sid}",
+                            f"answered by {verdict}", outcome=Outcome.TIMEOUT, outcome_answered=Outcome.TIMEOUT,
+                            result=AttemptResult.VOICEMAIL)
             return d.Hangup()     # a machine never hears anything about the caller
         state = LegState.SCREENING if verdict == "human" else LegState.CONSENT
+        events.append(_whisper_started(attempt, leg_sid) if state is LegState.SCREENING else
+                      {"event": "consent-prompt", "attempt": attempt, "leg": leg_sid})
         result = self.store.apply(transfer_id, call_sid, Change(
-            event=event, event_id=f"answer:{leg_sid}", attempt=attempt, sources=WAITING,
+            event=events, event_id=f"answer:{leg_sid}", attempt=attempt, sources=WAITING,
             to=TransferStatus.SCREENING, forward_only=True, leg=LegChange(leg_sid, state, attempt=attempt),
-            deadline=Deadline(DeadlineKind.ATTEMPT, screen_window, extend=True)))
+            stamps=(Stamp.ANSWERED,), deadline=Deadline(DeadlineKind.ATTEMPT, screen_window, extend=True)))
         return self._screen(result, leg_sid, state, accept_timeout, accept_key, decline_key)
 
     def consent(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, digits: str | None,
@@ -186,9 +205,11 @@ class WarmMode(ModeBase):
         """The neutral prompt's key: a press proves a person, who may now hear about the caller."""
         if (digits or "").strip() != accept_key:
             return self._leg_done(transfer_id, call_sid, attempt, leg_sid, Outcome.TIMEOUT,
-                                  "nobody pressed a key at the consent prompt", d.Hangup(), digits)
+                                  "nobody pressed a key at the consent prompt", d.Hangup(), digits,
+                                  AttemptResult.TIMEOUT)
         result = self.store.apply(transfer_id, call_sid, Change(
-            event={"event": "consent-given", "attempt": attempt, "leg": leg_sid}, event_id=f"consent:{leg_sid}",
+            event=[{"event": "consent-given", "attempt": attempt, "leg": leg_sid, "digits": digits},
+                   _whisper_started(attempt, leg_sid)], event_id=f"consent:{leg_sid}",
             attempt=attempt, sources=WAITING, leg=LegChange(leg_sid, LegState.SCREENING, attempt=attempt,
                                                             require=(LegState.CONSENT,)),
             deadline=Deadline(DeadlineKind.ATTEMPT, screen_window, extend=True)))
@@ -226,9 +247,9 @@ class WarmMode(ModeBase):
                                                                d=decline_key))
         if digits:
             return self._leg_done(transfer_id, call_sid, attempt, leg_sid, Outcome.SCREENING_REJECTED, "declined",
-                                  d.Declined(), digits)
+                                  d.Declined(), digits, AttemptResult.DECLINED)
         return self._leg_done(transfer_id, call_sid, attempt, leg_sid, Outcome.TIMEOUT, "no key pressed",
-                              d.Hangup(), digits)
+                              d.Hangup(), digits, AttemptResult.TIMEOUT)
 
     def _accept(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, digits: str) -> d.Decision:
         batch = self.store.batch()
@@ -236,7 +257,7 @@ class WarmMode(ModeBase):
         self.store.apply(transfer_id, call_sid, Change(
             event={"event": "key-pressed", "digits": digits, "leg": leg_sid, "attempt": attempt},
             event_id=f"accept:{leg_sid}", attempt=attempt, sources=WAITING, to=TransferStatus.BRIDGED,
-            detail="accepted", fields={"bridged_leg": leg_sid},
+            detail="accepted", fields={"bridged_leg": leg_sid}, stamps=(Stamp.ACCEPTED,),
             leg=LegChange(leg_sid, LegState.ACCEPTED, attempt=attempt, require=(LegState.SCREENING,)),
             deadline=Deadline(DeadlineKind.JOIN, JOIN_WINDOW)), batch=batch)
         # The job ends the other legs, keeping the leg the record says won (never one it is told).
@@ -249,10 +270,11 @@ class WarmMode(ModeBase):
         return d.TakenElsewhere() if t is not None and not t.status.is_finished else d.Hangup()
 
     def _leg_done(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, outcome: Outcome,
-                  detail: str, answer: d.Decision, digits: str | None) -> d.Decision:
+                  detail: str, answer: d.Decision, digits: str | None, result: AttemptResult) -> d.Decision:
         self._leg_ended(transfer_id, call_sid, attempt, leg_sid,
                         {"event": "key-pressed" if digits else "no-key", "digits": digits or None, "leg": leg_sid,
-                         "attempt": attempt}, f"key:{leg_sid}", detail, outcome=outcome, outcome_answered=outcome)
+                         "attempt": attempt}, f"key:{leg_sid}", detail, outcome=outcome, outcome_answered=outcome,
+                        result=result)
         return answer
 
     # ------------------------------------------------------------------ conference callbacks
@@ -261,7 +283,8 @@ class WarmMode(ModeBase):
         """Conference status callbacks: the recipient joining is the success; the rest feeds the timeline."""
         names = {"participant-join": "joined", "participant-leave": "left", "conference-start": "conference-started",
                  "conference-end": "conference-ended"}
-        payload = {"event": names.get(event, event), "participant": label, "call": participant,
+        # The participant's call SID is the event's leg (`call` is the caller's, on every event).
+        payload = {"event": names.get(event, event), "participant": label, "leg": participant,
                    "conference": conference_sid}
         event_id = f"conf:{event}:{participant or ''}:{sequence or ''}"
         fields = {"conference_sid": conference_sid} if conference_sid else None

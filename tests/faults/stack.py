@@ -189,6 +189,7 @@ class Stack:
             "TRANSFER_ALLOWED_PREFIXES": "+1415555", "REDIS_KEY_PREFIX": self.key_prefix,
             "PORT": str(self.port), "BIND_HOST": "127.0.0.1", "WEB_CONCURRENCY": str(web_concurrency),
             "WORKER_PROCESSES": str(worker_processes),
+            "PROMETHEUS_MULTIPROC_DIR": str(self.run_dir / "metrics"),   # this stack's processes only
         }
         commands = procfile()
         self.web = ManagedProcess("web", commands["web"], self.run_dir / "web.log")

@@ -6,46 +6,14 @@ simulator's webhooks still reach the session app (PUBLIC_BASE_URL), which owns t
 """
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+
+from tests.apps import built_app, served  # noqa: F401  (the tests here import them from this module)
 
 HERE = Path(__file__).resolve().parent
 RECIPIENTS = HERE / "recipients.yaml"
-
-
-@contextlib.contextmanager
-def built_app(service_env: dict, **overrides: str):
-    """create_app with overrides; stops its file watcher and restores SIGHUP's handler afterwards."""
-    from app import create_app
-
-    previous = signal.getsignal(signal.SIGHUP) if threading.current_thread() is threading.main_thread() else None
-    flask_app = create_app({**service_env, **overrides})
-    flask_app.extensions["previous_sighup"] = previous
-    try:
-        yield flask_app
-    finally:
-        stop = flask_app.extensions.get("routing_watch")
-        if stop is not None:
-            stop.set()
-        if previous is not None:
-            signal.signal(signal.SIGHUP, previous)
-
-
-@contextlib.contextmanager
-def served(flask_app, port: int):
-    """Serve an app on 127.0.0.1:port in a daemon thread."""
-    server = make_server("127.0.0.1", port, flask_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
 
 
 def bearer(flask_app, service_env):

@@ -45,9 +45,9 @@ def test_cli_serves_rest_and_control(tmp_path):
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                r = requests.get(url + "/sim/personas", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=1)
+                r = requests.get(url + "/sim/personas", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         assert r.json()[0]["address"] == "+14155550123"
         assert requests.get(url + "/sim/settings", auth=(ACCOUNT_SID, AUTH_TOKEN)).json()["play_seconds"] == 0.5
