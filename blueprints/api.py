@@ -54,6 +54,11 @@ def _routing():
     return _holder().current
 
 
+def _now():
+    """The service's clock: HANDOFF_CLOCK in local mode, else real time."""
+    return current_app.extensions["handoff"].ctx.clock.now()
+
+
 def _call_variables(call_sid: str) -> dict[str, str]:
     """What routing sees of a call (the same names the transfer service passes to `Router.plan`)."""
     call = service().store.get_call(call_sid)
@@ -70,7 +75,7 @@ def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str =
                                variables=stringify(data.get("variables")),
                                final=data.get("final", True), caller_id=data.get("caller_id"),
                                timeout=data.get("timeout"), refer=data.get("refer", False),
-                               context=data.get("context") or {})
+                               context=data.get("context") or {}, at=data.get("at"))
     try:
         return service().request_transfer(call_sid, request_, idempotency_key=idempotency_key, via=via)
     except UnknownCall:
@@ -173,7 +178,7 @@ def recipients():
     """Configured recipients, groups and rotations (secrets masked), and the file's reload state."""
     holder = _holder()
     router = holder.current
-    return jsonify({"recipients": router.recipients(),
+    return jsonify({"recipients": router.recipients(_now()),
                     "config": {"path": holder.path, "generation": getattr(holder, "generation", None),
                                "last_error": getattr(holder, "last_error", None)}})
 
@@ -188,7 +193,7 @@ def explain():
     router = _routing()
     call_variables = _call_variables(data["call_sid"]) if data.get("call_sid") else {}
     result = router.explain(variables=stringify(data["variables"]), call_variables=call_variables,
-                            now=data.get("at"), to=data["to"])
+                            now=data.get("at") or _now(), to=data["to"])
     return jsonify(result)
 
 
@@ -307,7 +312,8 @@ def transfer_call_tool():
             "transfer_refused", field="destination", message=f"{destination!r} is not an available destination")
     try:
         record, _ = _start(data["call_sid"], {"to": destination, "reason": data.get("reason"),
-                                              "summary": data.get("summary"), "mode": data.get("mode")},
+                                              "summary": data.get("summary"), "mode": data.get("mode"),
+                                              "at": data.get("at")},
                            idempotency_key=key, via="tool")
     except ApiError as exc:
         if exc.status == 404:

@@ -75,6 +75,8 @@ class TransferSchema(_Open):
     finished_at = fields.String(allow_none=True)
     routing = fields.List(fields.String(), metadata={"description": "Why routing chose this plan."})
     rule = fields.String(allow_none=True)
+    clock_at = fields.String(allow_none=True, metadata={
+        "description": "Local mode: the time routing ran at (the request's `at` or HANDOFF_CLOCK); null = real time."})
     timeline = fields.List(fields.Nested(EventSchema))
 
 

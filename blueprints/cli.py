@@ -17,7 +17,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from handoff.routing.hours import check_instant
+from handoff.clock import parse_instant
 
 routing = AppGroup("routing", help="Inspect the recipients file (TRANSFER_CONFIG) and its routing rules.")
 
@@ -43,13 +43,7 @@ def _at(value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        at = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 date and time", param_hint="'--at'") from None
-    if at.tzinfo is None:
-        raise click.BadParameter("give a UTC offset, e.g. 2026-11-23T10:00:00-05:00", param_hint="'--at'")
-    try:
-        return check_instant(at)
+        return parse_instant(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--at'") from None
 
@@ -85,7 +79,8 @@ def summary(result: dict) -> str:
 @routing.command("explain")
 @click.option("--var", "pairs", multiple=True, metavar="NAME=VALUE", help="A variable (repeatable).")
 @click.option("--to", default="auto", show_default=True, help="A recipient, group, rotation, rule or 'auto'.")
-@click.option("--at", "at", default=None, metavar="ISO-TIME", help="Evaluate at this time (default: now).")
+@click.option("--at", "at", default=None, metavar="ISO-TIME",
+              help="Evaluate at this time (default: the service's clock, HANDOFF_CLOCK in local mode, else now).")
 @click.option("--call-sid", default=None, help="Also use this live call's variables (reads Redis).")
 @click.option("--summary", "readable", is_flag=True, help="Print a readable account instead of JSON.")
 def explain_command(pairs, to, at, call_sid, readable):
@@ -99,7 +94,8 @@ def explain_command(pairs, to, at, call_sid, readable):
             raise click.ClickException(f"no call {call_sid} is known to Handoff")
         call_variables = {"caller": call.get("from", ""), "from": call.get("from", ""), "to": call.get("to", ""),
                           **store.get_call_variables(call_sid)}
-    result = router.explain(variables=_variables(pairs), call_variables=call_variables, now=_at(at), to=to)
+    now = _at(at) or current_app.extensions["handoff"].ctx.clock.now()
+    result = router.explain(variables=_variables(pairs), call_variables=call_variables, now=now, to=to)
     click.echo(summary(result) if readable else json.dumps(result, indent=2, default=str))
     if not result.get("ok"):
         raise SystemExit(1)

@@ -3,9 +3,11 @@
 `examples/recipients.yaml`'s dynamic recipient `oncall_webhook` points at `POST /demo/oncall`.
 This endpoint plays the part of a real on-call tool (PagerDuty, Opsgenie, a CRM...): it checks
 the `X-Handoff-Signature` HMAC the way a real webhook should (`handoff.routing.dynamic.verify`,
-with the secret of the dynamic recipient named in the body), refuses stale timestamps, and
-answers `{"destination": "+1...", "name": ..., "demo": true}` with the number of whoever the
-file's first rotation has on call now, or a fixed demo number when there is no such number.
+with the secret of the dynamic recipient named in the body), refuses stale timestamps (the real
+`timestamp`), and answers `{"destination": "+1...", "name": ..., "demo": true}` with the number of
+whoever the file's first rotation has on call at the time asked about (the body's `now`: the
+transfer's time, which a set clock moves in local mode), or a fixed demo number when there is no
+such number.
 
 Never enable it in production: it exists so the demo has something to call.
 """
@@ -17,6 +19,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
+from handoff.clock import parse_instant
 from handoff.routing.dynamic import SIGNATURE_HEADER, verify
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
@@ -31,10 +34,10 @@ def _refuse(status: int, message: str):
     return response
 
 
-def _on_call(router) -> tuple[str, str | None]:
-    """(destination, name): the number of the member on call in the file's first rotation."""
+def _on_call(router, now: datetime) -> tuple[str, str | None]:
+    """(destination, name): the number of the member on call at `now` in the file's first rotation."""
     for rotation in router.config.rotations.values():
-        member, _why = rotation.on_call(datetime.now(timezone.utc))
+        member, _why = rotation.on_call(now)
         recipient = router.config.recipients.get(member)
         number = getattr(recipient, "number", None) if recipient is not None else None
         if recipient is not None and recipient.type == "number" and number and "<" not in number:
@@ -46,7 +49,7 @@ def _on_call(router) -> tuple[str, str | None]:
 
 @bp.post("/oncall")
 def oncall():
-    """DEMO: who is on call now, for the dynamic recipient that asks (HMAC-signed request)."""
+    """DEMO: who is on call at the time asked about, for the dynamic recipient that asks (HMAC-signed)."""
     holder = current_app.extensions["handoff"].routing
     if holder is None:
         return _refuse(404, "demo on-call: no recipients file is configured")
@@ -66,6 +69,13 @@ def oncall():
     timestamp = payload.get("timestamp")
     if not isinstance(timestamp, (int, float)) or abs(time.time() - timestamp) > MAX_SKEW:
         return _refuse(401, "demo on-call: stale or missing timestamp")
-    destination, name = _on_call(router)
+    # The time asked about, not this process's clock: a transfer at a set time asks who is on call then.
+    asked = payload.get("now")
+    try:
+        now = datetime.now(timezone.utc) if asked is None else parse_instant(asked if isinstance(asked, str) else "")
+    except ValueError as exc:
+        return _refuse(400, f"demo on-call: 'now': {exc}")
+    destination, name = _on_call(router, now)
     current_app.logger.info("demo on-call: %s -> %s", payload.get("call_sid"), destination)
-    return jsonify({"destination": destination, "name": name or "Demo on-call engineer", "demo": True})
+    return jsonify({"destination": destination, "name": name or "Demo on-call engineer", "at": now.isoformat(),
+                    "demo": True})

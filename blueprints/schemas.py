@@ -87,12 +87,24 @@ def stringify(variables) -> dict[str, str]:
             for k, v in (variables or {}).items()}
 
 
-def _at(value) -> bool:
+def _in_range(value) -> bool:
     try:
         check_instant(value)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
     return True
+
+
+def Instant(description: str, **kwargs) -> fields.AwareDateTime:
+    """An `at` field: ISO 8601 with a UTC offset (or Z), within the years routing can evaluate."""
+    return fields.AwareDateTime(
+        load_default=None, validate=_in_range, metadata={"description": description},
+        error_messages={"invalid": "must be an ISO 8601 date and time, e.g. 2026-11-23T10:00:00-05:00",
+                        "invalid_awareness": "needs a UTC offset, e.g. 2026-11-23T10:00:00-05:00"}, **kwargs)
+
+
+# A request's own time is a local-mode testing knob (handoff/clock.py); the service refuses it otherwise.
+TRANSFER_AT = "Local mode only (HANDOFF_LOCAL=1): route as if it were this time; it then runs with real time."
 
 
 # --- Twilio's webhook forms --------------------------------------------------------------------
@@ -181,6 +193,7 @@ class TransferFields(Schema):
     variables = Variables(load_default=dict)
     final = fields.Bool(load_default=True)
     refer = fields.Bool(load_default=False)
+    at = Instant(TRANSFER_AT)
 
 
 class TransferRequestSchema(TransferFields):
@@ -212,7 +225,7 @@ class ExplainSchema(Schema):
     to = Text(load_default="auto", validate=validate.Length(min=1, max=256))
     variables = Variables(load_default=dict)
     call_sid = Text(load_default=None, validate=CALL_SID)
-    at = fields.AwareDateTime(load_default=None, validate=_at)
+    at = Instant("Evaluate at this time (default: the service's clock).")
 
 
 class ToolCallSchema(Schema):
@@ -226,6 +239,7 @@ class ToolCallSchema(Schema):
     reason = Text(load_default=None, multiline=True, max_length=500)
     summary = Text(load_default=None, multiline=True, max_length=2000)
     mode = Text(load_default=None, validate=validate.OneOf(MODES))
+    at = Instant(TRANSFER_AT)    # accepted, never offered to the LLM (handoff/routing/tools.py)
 
 
 class IdempotencyKeySchema(Schema):
@@ -291,7 +305,7 @@ def load_handoff_data(raw: str | None) -> dict | None:
     return {"to": loaded["to"], "mode": loaded["mode"], "message": loaded["message"],
             "reason": loaded["reason"], "summary": loaded["summary"],
             "variables": stringify(loaded["variables"]), "final": loaded["final"], "refer": loaded["refer"],
-            "context": {"transcript": loaded["transcript"]}}
+            "context": {"transcript": loaded["transcript"]}, "at": loaded["at"]}
 
 
 __all__ = ["CALL_SID", "MAX_VARIABLES", "AgentEndedForm", "CallStatusForm",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 from urllib.parse import urlparse
 
+from .clock import Clock
 from .destinations import AllowList, DestinationError, parse_e164
 
 _SID_RE = re.compile(r"^AC[0-9a-f]{32}$")
@@ -75,6 +76,7 @@ class Config:
     analytics_days: int = 90                  # hourly analytics buckets kept this many days
     log_pii: bool = False                     # phone numbers appear unmasked in logs only when true
     local_mode: bool = False                  # make run: the simulator plays every party (HANDOFF_LOCAL)
+    clock: Clock | None = None                # HANDOFF_CLOCK, local mode only; None = real time
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Config":
@@ -117,6 +119,8 @@ class Config:
         if any(llm.values()) and not all(llm.values()):
             missing = [name for name, value in llm.items() if not value]
             raise ConfigError(f"{missing[0]} is not set (LLM_BASE_URL, LLM_API_KEY and LLM_MODEL go together)")
+        local_mode = _flag(env, "HANDOFF_LOCAL", False)
+        clock = _clock(env, local_mode)
         return cls(
             twilio_account_sid=sid,
             twilio_auth_token=token,
@@ -149,7 +153,8 @@ class Config:
             event_feed_cap=_positive_int(env, "EVENT_FEED_LENGTH", 20000, minimum=100, maximum=10_000_000),
             analytics_days=_positive_int(env, "ANALYTICS_RETENTION_DAYS", 90, maximum=3650),
             log_pii=_flag(env, "LOG_PII", False),
-            local_mode=_flag(env, "HANDOFF_LOCAL", False),
+            local_mode=local_mode,
+            clock=clock,
         )
 
     def redis_connection(self, *, blocking: bool = False):
@@ -164,6 +169,19 @@ class Config:
         if self.redis_url.startswith("rediss://") and not self.redis_tls_verify:
             options["ssl_cert_reqs"] = "none"
         return redis.Redis.from_url(self.redis_url, **options)
+
+
+def _clock(env: Mapping[str, str], local_mode: bool) -> Clock | None:
+    """HANDOFF_CLOCK: a set time for routing, honoured only in local mode (production never has one)."""
+    raw = (env.get("HANDOFF_CLOCK") or "").strip()
+    if not raw:
+        return None
+    if not local_mode:
+        raise ConfigError("HANDOFF_CLOCK: only in local mode (HANDOFF_LOCAL=1); production always uses the real clock")
+    try:
+        return Clock.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"HANDOFF_CLOCK: {exc} (frozen; 'moving:<time>' lets it run)") from None
 
 
 def _tls_verify(env: Mapping[str, str]) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Mapping
 
 
@@ -20,3 +21,4 @@ class TransferRequest:
     timeout: int | None = None
     refer: bool = False
     context: Mapping[str, Any] = field(default_factory=dict)
+    at: datetime | None = None      # local mode only: route as if it were this time (aware)

@@ -1,7 +1,9 @@
 """Dynamic destinations: ask a recipient's webhook (a CRM, an on-call tool) where to send the call.
 
 The request is a POST of JSON: the context the worker passes (call sid, caller, variables, ...)
-plus "recipient" (the dynamic recipient's name) and "timestamp" (Unix seconds), signed with
+plus "recipient" (the dynamic recipient's name), "timestamp" (Unix seconds, real time: the
+replay check) and "now" (ISO 8601: the time the transfer is routed at; the real time, except in
+local mode with a set clock: HANDOFF_CLOCK or the request's `at`), signed with
 `X-Handoff-Signature: sha256=<hex HMAC-SHA256 of the raw body with the recipient's secret>`.
 The webhook answers 200 with {"destination": "+14155550123" | "<configured recipient name>",
 "name": "optional display name"}. The answer is checked like any other destination: a configured
@@ -19,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
+from datetime import datetime, timezone
 
 from ..destinations import DestinationError, parse_raw_target
 from ..targets import Target
@@ -46,7 +49,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
-def resolve(router, name: str, *, context: Mapping, timeout: float | None = None) -> Target:
+def resolve(router, name: str, *, context: Mapping, timeout: float | None = None,
+            now: datetime | None = None) -> Target:
     r = router.config.recipients.get(name)
     if r is None or r.type != "dynamic":
         raise RoutingError(f"{name!r} is not a dynamic recipient", field="to")
@@ -55,6 +59,7 @@ def resolve(router, name: str, *, context: Mapping, timeout: float | None = None
     payload = dict(context or {})
     payload.setdefault("recipient", name)
     payload.setdefault("timestamp", int(time.time()))
+    payload.setdefault("now", (now or datetime.now(timezone.utc)).isoformat())
     body = json.dumps(payload, default=str, separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "Accept": "application/json",
                "User-Agent": "handoff-routing/1", SIGNATURE_HEADER: sign(hook.secret, body)}

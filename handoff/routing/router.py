@@ -348,9 +348,11 @@ class Router:
         return out
 
     # -- dynamic --------------------------------------------------------------------------------
-    def resolve_dynamic(self, name: str, *, context: Mapping, timeout: float | None = None) -> Target:
+    def resolve_dynamic(self, name: str, *, context: Mapping, timeout: float | None = None,
+                        now: datetime | None = None) -> Target:
+        """Ask a dynamic recipient's webhook where the call goes, telling it the transfer's time (`now`)."""
         from .dynamic import resolve
-        return resolve(self, name, context=context, timeout=timeout)
+        return resolve(self, name, context=context, timeout=timeout, now=now)
 
     # -- explain --------------------------------------------------------------------------------
     def explain(self, *, variables: Mapping[str, str], call_variables: Mapping[str, str] = {},
@@ -359,9 +361,10 @@ class Router:
         return explain(self, variables=variables, call_variables=call_variables, now=now, to=to)
 
     # -- listing --------------------------------------------------------------------------------
-    def recipients(self) -> list[dict]:
+    def recipients(self, now: datetime | None = None) -> list[dict]:
+        """Everything configured, secrets masked; `open_now` and `on_call` at `now` (default: real time)."""
         from .listing import list_recipients
-        return list_recipients(self)
+        return list_recipients(self, now)
 
     # -- tools ----------------------------------------------------------------------------------
     def tools(self, format: str = "openai", *, base_url: str | None = None,

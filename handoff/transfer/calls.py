@@ -48,8 +48,7 @@ class Calls:
         t = Transfer.parse({name: str(value) for name, value in fields.items()})
         change, decision = self.lifecycle.modes.of(t).first_document(t)
         batch = self.store.batch()
-        self.lifecycle.start(fields, event={"event": "requested", "to": request.to, "mode": t.mode.value,
-                                            "via": "handoff", "reason": request.reason},
+        self.lifecycle.start(fields, event=self.requests.requested_event(request, fields, "handoff"),
                              idempotency_key=None, fingerprint=digest, batch=batch)
         self.store.apply(t.id, call_sid, change, batch=batch)
         created = self.store.execute(batch)[0]

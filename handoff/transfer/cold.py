@@ -142,6 +142,9 @@ class ColdMode(ModeBase):
         if t is None or result.verdict == "caller-gone":
             return d.Hangup()
         if t.status is TransferStatus.DIALING and t.caller is CallerAt.DIAL:
+            if t.current.dynamic:
+                # Only a worker may ask its webhook (its dial job is due now): hold until it moves the caller.
+                return self.waiting_document(t)
             return self.caller_document(t, inline=True)
         if t.status.is_finished:
             return self.lifecycle.caller_next(t)

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..callback_urls import CallbackUrls
+from ..clock import REAL, Clock
 from ..config import AgentConnection
 from ..destinations import AllowList
 from ..gateway import TwilioGateway
@@ -29,6 +30,8 @@ class Context:
     fail_message: str | None = None         # TRANSFER_FAIL_MESSAGE
     hold_music_url: str | None = None       # HOLD_MUSIC_URL: what a waiting caller hears by default
     render: Callable[[Any], str] | None = None   # twiml.render, injected: the domain never imports twiml/
+    clock: Clock = REAL                     # routing's time: HANDOFF_CLOCK in local mode, else real time
+    local_mode: bool = False                # HANDOFF_LOCAL: a request may set its own time (`at`)
     _gateway: TwilioGateway | None = None
 
     @property

@@ -5,6 +5,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Protocol
 
+from ..clock import transfer_now
 from ..gateway import GatewayError
 from ..record import Transfer, target_to_json
 from ..state import AttemptResult, CallerAt, Outcome, Stamp, TransferMode, TransferStatus
@@ -49,13 +50,16 @@ class ModeBase:
         answered inline; the change records where the caller is and arms what it waits for."""
         if t.current.dynamic:
             # The destination needs a remote lookup, which only a worker may do: hold until then.
-            hold = self.hold_document(t)
             return (Change(event={"event": "caller-waiting"}, sources=[TransferStatus.REQUESTED],
                            caller=CallerAt.WAITING, stamps=(Stamp.HOLD,)),
-                    d.HoldAudio(music_url=hold.music_url, message=hold.message,
-                                announcement=t.message or "Please hold while I connect you.",
-                                again_url=self.ctx.urls.transfer(t.id, "hold", t.call_sid)))
+                    self.waiting_document(t, announcement=t.message or "Please hold while I connect you."))
         return self.inline_first(t)
+
+    def waiting_document(self, t: Transfer, *, announcement: str | None = None) -> d.HoldAudio:
+        """Hold audio, fetched again while a worker prepares the caller's next step."""
+        hold = self.hold_document(t)
+        return d.HoldAudio(music_url=hold.music_url, message=hold.message, announcement=announcement,
+                           again_url=self.ctx.urls.transfer(t.id, "hold", t.call_sid))
 
     def inline_first(self, t: Transfer) -> tuple[Change, d.Decision]:
         raise NotImplementedError
@@ -91,7 +95,8 @@ class ModeBase:
             call = self.store.get_call(t.call_sid) or {}
             target = router.resolve_dynamic(attempt.dynamic, context={
                 "call_sid": t.call_sid, "caller": call.get("from"), "reason": t.reason or None,
-                "variables": {**self.store.get_call_variables(t.call_sid), **t.variables}, "transfer_id": t.id})
+                "variables": {**self.store.get_call_variables(t.call_sid), **t.variables}, "transfer_id": t.id},
+                now=transfer_now(t.fields, self.ctx.clock))
         except Exception as exc:   # RoutingError and anything the webhook did: the fallback handles it
             self.lifecycle.attempt_failed(t, Outcome.CONNECTION_ERROR, f"dynamic destination {attempt.dynamic}: {exc}",
                                           {"event": "dynamic-destination-failed", "recipient": attempt.dynamic,

@@ -6,7 +6,7 @@ import json
 import logging
 import secrets
 from dataclasses import asdict, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Mapping
 
 from ..placeholders import fill, runtime_values
@@ -20,6 +20,7 @@ from .context import Context
 from .lifecycle import Lifecycle
 
 log = logging.getLogger("handoff.requests")
+LOCAL_ONLY = "at: only in local mode (HANDOFF_LOCAL=1)"
 
 
 class TransferRefused(Exception):
@@ -50,7 +51,10 @@ class IdempotencyMismatch(Exception):
 
 def fingerprint(request: TransferRequest) -> str:
     """A digest of everything the request asks for (an Idempotency-Key replay must match it)."""
-    return hashlib.sha256(json.dumps(asdict(request), sort_keys=True, default=str).encode()).hexdigest()
+    data = asdict(request)
+    if data["at"] is None:
+        del data["at"]    # digests of requests without `at` stay what they were before it existed
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _new_id() -> str:
@@ -72,7 +76,7 @@ class Requests:
         if isinstance(fields, Transfer):
             return fields, False
         batch = self.store.batch()
-        self.lifecycle.start(fields, event=self._event(request, fields, via), idempotency_key=idem,
+        self.lifecycle.start(fields, event=self.requested_event(request, fields, via), idempotency_key=idem,
                              fingerprint=digest, batch=batch)
         created = self.store.execute(batch)[0]
         self._check(created, call_sid)
@@ -85,6 +89,9 @@ class Requests:
 
     def prepare(self, call_sid: str, request: TransferRequest, *, idempotency_key: str | None, via: str):
         """Everything up to storing: (fields | the earlier transfer, scoped key, fingerprint)."""
+        if request.at is not None and not self.ctx.local_mode:
+            # A testing knob: production routes by the real clock, whatever a request says.
+            raise TransferRefused("at", LOCAL_ONLY)
         idem = f"{call_sid}:{idempotency_key}" if idempotency_key else None
         digest = fingerprint(request)
         call, active, variables, earlier = self.store.call_context(call_sid, idempotency_key=idem)
@@ -116,12 +123,23 @@ class Requests:
             raise UnknownCall(call_sid)
 
     @staticmethod
-    def _event(request: TransferRequest, fields: Mapping, via: str) -> dict:
-        return {"event": "requested", "to": request.to, "mode": fields["mode"], "via": via,
-                "reason": request.reason}
+    def requested_event(request: TransferRequest, fields: Mapping, via: str) -> dict:
+        """The transfer's first event (with the time its routing ran at, when that was not the real clock)."""
+        event = {"event": "requested", "to": request.to, "mode": fields["mode"], "via": via, "reason": request.reason}
+        if fields.get("clock_at"):
+            event["clock_at"] = fields["clock_at"]   # not "at": every event's own time goes by that name
+        return event
+
+    def _instant(self, request: TransferRequest) -> tuple[datetime, str]:
+        """When routing runs for this request, and what to store of it ('' = real time, nothing to keep)."""
+        if request.at is not None:
+            return request.at, request.at.isoformat()
+        now = self.ctx.clock.now()
+        return now, "" if self.ctx.clock.is_real else now.isoformat()
 
     # ------------------------------------------------------------------ planning
-    def _plan(self, call: Mapping[str, str], request: TransferRequest, call_variables: Mapping[str, str]) -> Plan:
+    def _plan(self, call: Mapping[str, str], request: TransferRequest, call_variables: Mapping[str, str],
+              now: datetime) -> Plan:
         router = self.ctx.router()
         variables = {str(k): str(v) for k, v in (request.variables or {}).items()}
         if router is not None:
@@ -131,7 +149,7 @@ class Requests:
                               "to": call.get("to", ""), **call_variables}
             try:
                 return router.plan(request.to, variables=variables, call_variables=call_variables,
-                                   now=datetime.now(timezone.utc), mode=request.mode)
+                                   now=now, mode=request.mode)
             except RoutingError as exc:
                 raise TransferRefused(getattr(exc, "field", None) or "to", getattr(exc, "message", str(exc)))
         try:
@@ -142,7 +160,8 @@ class Requests:
 
     def _fields(self, call_sid: str, call: Mapping[str, str], request: TransferRequest, *, via: str,
                 call_variables: Mapping[str, str]) -> dict:
-        plan = self._plan(call, request, call_variables)
+        instant, clock_at = self._instant(request)
+        plan = self._plan(call, request, call_variables, instant)
         settings = plan.settings
         mode = TransferMode(request.mode or settings.mode or "cold")
         overrides: dict = {"mode": mode.value}
@@ -191,6 +210,7 @@ class Requests:
             "caller_id": self._caller_id(call, settings.caller_id) or "", "refer": "1" if request.refer else "0",
             "context": json.dumps(dict(request.context or {})), "via": via, "created_at": now, "updated_at": now,
             "legs_expected": 0, "reasons": json.dumps(list(plan.reasons)), "rule": plan.rule or "",
+            **({"clock_at": clock_at} if clock_at else {}),
         }
 
     def _caller_id(self, call: Mapping[str, str], policy: str | None) -> str | None:

@@ -25,6 +25,7 @@ def present_transfer(t: Transfer, events: Sequence[Event]) -> dict:
         "waiting_for": t.deadline_kind.value if t.deadline_kind else None,
         "created_at": f.get("created_at"), "finished_at": f.get("finished_at") or None,
         "routing": json.loads(f.get("reasons") or "[]"), "rule": f.get("rule") or None,
+        "clock_at": f.get("clock_at") or None,
         "timeline": [e.to_dict() for e in events],
     }
 

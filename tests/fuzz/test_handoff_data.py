@@ -14,7 +14,7 @@ from handoff.transfer_request import TransferRequest
 from .conftest import fuzz_settings
 from .strategies import json_values, nasty_text
 
-KEYS = {"to", "mode", "message", "reason", "summary", "variables", "final", "refer", "context"}
+KEYS = {"to", "mode", "message", "reason", "summary", "variables", "final", "refer", "context", "at"}
 
 
 @pytest.mark.parametrize("raw", [None, "", "   ", "goodbye", "[1, 2]", '"transfer"', "null", '{"reason": "done"}',
