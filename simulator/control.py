@@ -47,12 +47,26 @@ def add_persona():
     return _json(_sim().add_persona(_body()).to_dict(), 201)
 
 
+def _scope_args():
+    """?scope= values; an unencoded '+' (curl '?scope=+1500…') arrives as a space and is put back."""
+    values = [v for v in request.args.getlist("scope") if v.strip()]
+    return ["+" + v.strip() if v.startswith(" ") and v.strip().isdigit() else v.strip() for v in values]
+
+
 @bp.get("/personas")
 def list_personas():
-    """All personas."""
-    sim = _sim()
-    with sim.lock:
-        return _json([p.to_dict() for p in sim.personas.values()])
+    """All personas (?scope=N…: only the scoped ones naming one of those numbers)."""
+    return _json([p.to_dict() for p in _sim().list_personas(_scope_args() or None)])
+
+
+@bp.delete("/personas")
+def remove_personas():
+    """Forget the scoped personas naming one of ?scope=N… (global personas stay)."""
+    scope = _scope_args()
+    if not scope:
+        raise SimError(20001, "DELETE /sim/personas needs ?scope=<number> (global personas are replaced, not removed)",
+                       400)
+    return _json({"removed": _sim().remove_personas(scope)})
 
 
 @bp.post("/numbers")

@@ -43,7 +43,8 @@ class Simulator:
         self.calls = {}
         self.conferences = {}
         self.messages = {}
-        self.personas = {}
+        self.personas = {}          # address -> global persona
+        self.scoped_personas = {}   # address -> scoped personas, oldest first
         self.numbers = {}
         self.error_log = []
         self.request_log = []
@@ -59,16 +60,62 @@ class Simulator:
 
     # ----- personas and numbers -------------------------------------------------------------
     def add_persona(self, data):
-        """Add or replace a persona (dict in the personas-file shape, or a Persona)."""
+        """Add or replace a persona (dict in the personas-file shape, or a Persona).
+
+        A scoped persona replaces only the one with the same address and the same scope."""
         persona = data if isinstance(data, Persona) else Persona.from_dict(data)
+        key = normalize_address(persona.address)
         with self.lock:
-            self.personas[normalize_address(persona.address)] = persona
+            if persona.scope:
+                kept = [p for p in self.scoped_personas.get(key, ()) if p.scope != persona.scope]
+                self.scoped_personas[key] = kept + [persona]
+            else:
+                self.personas[key] = persona
         return persona
 
-    def persona_for(self, address):
-        """The persona reachable at an address, or None (an unassigned number)."""
+    def remove_personas(self, scope):
+        """Forget every scoped persona whose scope names one of these numbers; returns how many."""
+        wanted = {normalize_address(s) for s in scope}
+        removed = 0
         with self.lock:
-            return self.personas.get(normalize_address(address))
+            for key in list(self.scoped_personas):
+                kept = [p for p in self.scoped_personas[key] if not wanted.intersection(p.scope)]
+                removed += len(self.scoped_personas[key]) - len(kept)
+                if kept:
+                    self.scoped_personas[key] = kept
+                else:
+                    del self.scoped_personas[key]
+        return removed
+
+    def list_personas(self, scope=None):
+        """Global personas, then scoped ones (only those naming one of `scope`'s numbers when given)."""
+        wanted = {normalize_address(s) for s in scope} if scope else None
+        with self.lock:
+            scoped = [p for group in self.scoped_personas.values() for p in group]
+            if wanted is not None:
+                return [p for p in scoped if wanted.intersection(p.scope)]
+            return list(self.personas.values()) + scoped
+
+    def context_of(self, from_=None, parent_sid=None):
+        """The numbers a call's personas are scoped by: its From, and its parent call's From and To."""
+        keys = [from_]
+        with self.lock:
+            parent = self.calls.get(parent_sid) if parent_sid else None
+        if parent is not None:
+            keys += [parent.from_, parent.to]
+        return tuple(dict.fromkeys(normalize_address(k) for k in keys if k))
+
+    def persona_for(self, address, context=()):
+        """The persona reachable at an address, or None (an unassigned number).
+
+        `context` (from context_of) picks a scoped persona naming one of its numbers, the newest
+        first; otherwise the global persona answers."""
+        key = normalize_address(address)
+        with self.lock:
+            for persona in reversed(self.scoped_personas.get(key, ())):
+                if any(number in persona.scope for number in context):
+                    return persona
+            return self.personas.get(key)
 
     def set_number(self, data):
         """Configure a number's voice URL, fallback URL and status callback."""
@@ -263,7 +310,8 @@ class Simulator:
         if config is None or not config.voice_url:
             raise SimError(21211, f"No voice URL configured for {to}; add it with set_number", 404)
         call = self.new_call(from_=from_, to=to, direction="inbound", sip=sip)
-        call.persona = self.persona_for(from_)
+        call.context = self.context_of(from_)
+        call.persona = self.persona_for(from_, call.context)
         call.forwarded_from = forwarded_from
         call.url, call.method = config.voice_url, config.voice_method
         call.fallback_url, call.fallback_method = config.voice_fallback_url, config.voice_fallback_method

@@ -40,7 +40,8 @@ def start_leg(runner, noun, address, *, caller_id, timeout):
         headers = dict(parse_qsl(query))
     leg = sim.new_call(from_=caller_id, to=sip_uri, direction="outbound-dial", parent_call_sid=parent.sid,
                        sip=noun.tag == "Sip")
-    leg.persona = sim.persona_for(sip_uri)
+    leg.context = sim.context_of(caller_id, parent.sid)
+    leg.persona = sim.persona_for(sip_uri, leg.context)
     if noun.get("statusCallback"):
         leg.status_callback = runner.absolute(noun.get("statusCallback"))
         leg.status_callback_method = noun.get("statusCallbackMethod") or "POST"

@@ -43,6 +43,7 @@ class CallRunner(threading.Thread):
         self.send_digits = send_digits
         self.join = join                  # (conference, participant) for participants.create
         self.whisper_mode = False
+        self.choice_prompt = False        # inside a <Gather> offering accept/decline keys (verbs.offers_choice)
         self.redirectable = True
         self.doc_url = None
 
@@ -198,7 +199,7 @@ class CallRunner(threading.Thread):
         persona = self.call.persona
         dialed = digits.replace("w", "").replace("W", "")
         if persona and persona.kind == "ivr" and dialed in persona.extensions:
-            target = self.sim.persona_for(persona.extensions[dialed])
+            target = self.sim.persona_for(persona.extensions[dialed], self.call.context)
             self.sim.event(self.call, "ivr-route", extension=dialed, to=persona.extensions[dialed])
             if target is None or target.kind in ("no-answer", "busy", "unreachable"):
                 self.sim.hangup(self.call.sid, by="party")

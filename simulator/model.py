@@ -48,6 +48,7 @@ class Call:
         self.answer_time = None
         self.end_time = None
         self.persona = None          # the scripted party at the far end of this leg
+        self.context = ()            # the numbers scoped personas are matched by (Simulator.context_of)
         # Where the call's first document comes from.
         self.url = None
         self.method = "POST"

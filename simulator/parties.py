@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
 KINDS = ("human", "no-answer", "busy", "unreachable", "voicemail", "fax", "ivr")
+CHOICES = ("accept", "decline")     # `press` values read off the prompt instead of a fixed key
+HANGUP_DURING = ("whisper",)
 # AnsweredBy values Twilio's answering machine detection reports.
 ANSWERED_BY = ("human", "machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other",
                "fax", "unknown")
@@ -20,6 +22,9 @@ def normalize_address(address):
         return "sip:" + address.split(":", 1)[1].split("?", 1)[0].split(";", 1)[0].lower()
     if low.startswith("client:"):
         return "client:" + address.split(":", 1)[1]
+    if low.startswith("tel:"):
+        # A REFER to a number carries a tel: URI (Refer-To: <tel:+1…>): the same party as the number.
+        return address.split(":", 1)[1].split(";", 1)[0]
     return address
 
 
@@ -50,6 +55,8 @@ class Persona:
     greeting_seconds: float = 3.0
     detected_as: str = None          # forces the AMD verdict (e.g. "unknown", or "human" for a fooling box)
     detection_seconds: float = None  # how long AMD takes on this party (default: settings.amd_seconds)
+    hangup_during: str = None        # "whisper": hangs up once it has started hearing the whisper
+    scope: list = None               # only for calls from / about these numbers (see Simulator.persona_for)
 
     @classmethod
     def from_dict(cls, data):
@@ -65,6 +72,12 @@ class Persona:
             raise ValueError(f"unknown persona kind {persona.kind!r} (one of {', '.join(KINDS)})")
         if persona.press is not None:
             persona.press = str(persona.press)
+            if persona.press not in CHOICES and any(c.isalpha() and c not in "wW" for c in persona.press):
+                raise ValueError(f"persona key 'press' must be keys or one of {', '.join(CHOICES)}, "
+                                 f"got {persona.press!r}")
+        if persona.hangup_during is not None and persona.hangup_during not in HANGUP_DURING:
+            raise ValueError(f"unknown hangup_during {persona.hangup_during!r} (one of {', '.join(HANGUP_DURING)})")
+        persona.scope = _scope(persona.scope)
         persona.extensions = {str(k): str(v) for k, v in (persona.extensions or {}).items()}
         if persona.detected_as is not None and persona.detected_as not in ANSWERED_BY:
             raise ValueError(f"unknown detected_as {persona.detected_as!r} (one of {', '.join(ANSWERED_BY)})")
@@ -84,6 +97,17 @@ class Persona:
     def to_dict(self):
         """The persona as a personas-file entry."""
         return asdict(self)
+
+
+def _scope(value):
+    """A persona's scope as a sorted list of lookup keys, or None (a global persona)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError(f"persona key 'scope' must be a non-empty list of numbers or addresses, got {value!r}")
+    return sorted({normalize_address(v) for v in value})
 
 
 @dataclass

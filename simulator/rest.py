@@ -162,7 +162,8 @@ def create_call(sim, args, p, items):
                                  callback=p.get("AsyncAmdStatusCallback"),
                                  callback_method=p.get("AsyncAmdStatusCallbackMethod"))
     call = sim.new_call(from_=from_, to=to, direction="outbound-api", sip=to.lower().startswith("sip:"))
-    call.persona = sim.persona_for(to)
+    call.context = sim.context_of(from_)
+    call.persona = sim.persona_for(to, call.context)
     call.url, call.method = p.get("Url"), p.get("Method", "POST")
     call.twiml = p.get("Twiml")
     call.fallback_url, call.fallback_method = p.get("FallbackUrl"), p.get("FallbackMethod", "POST")

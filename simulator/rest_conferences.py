@@ -67,7 +67,8 @@ def create_participant(sim, args, p, items):
                                         p.get("ConferenceStatusCallbackMethod"),
                                         " ".join(events(p.get("ConferenceStatusCallbackEvent", ""))))
     call = sim.new_call(from_=from_, to=to, direction="outbound-api", sip=to.lower().startswith("sip:"))
-    call.persona = sim.persona_for(to)
+    call.context = sim.context_of(from_)
+    call.persona = sim.persona_for(to, call.context)
     call.status_callback = p.get("StatusCallback")
     call.status_callback_method = p.get("StatusCallbackMethod", "POST")
     call.status_callback_events = events(p.get("StatusCallbackEvent"))

@@ -17,7 +17,9 @@ class ServerThread:
         self.server = make_server(host, port, create_app(sim), threaded=True)
         self.server.daemon_threads = True
         self.host, self.port = host, self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, name="sim-http", daemon=True)
+        # A short poll interval: shutdown() waits for the loop's next poll (0.5 s by default, per test).
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name="sim-http", daemon=True)
 
     @property
     def url(self):

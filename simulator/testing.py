@@ -2,6 +2,7 @@
 
 import contextlib
 import time
+from urllib.parse import urlencode
 
 import requests
 
@@ -21,6 +22,13 @@ def load_spec():
         except FileNotFoundError:
             _SPEC_CACHE["spec"] = None
     return _SPEC_CACHE["spec"]
+
+
+def _scope_query(scope):
+    if not scope:
+        return ""
+    numbers = [scope] if isinstance(scope, str) else list(scope)
+    return "?" + urlencode([("scope", n) for n in numbers])
 
 
 class SimClientError(Exception):
@@ -54,9 +62,18 @@ class SimClient:
         """Add or replace a persona (personas-file dict)."""
         return self._req("POST", "/personas", persona)
 
-    def personas(self):
-        """All personas."""
-        return self._req("GET", "/personas")
+    def personas(self, scope=None):
+        """All personas (scope: a number or list of numbers: only the scoped personas naming one)."""
+        return self._req("GET", "/personas" + _scope_query(scope))
+
+    def add_personas(self, personas, scope=None):
+        """Add several personas, each scoped to `scope` (a number or list of numbers) when given."""
+        extra = {} if scope is None else {"scope": [scope] if isinstance(scope, str) else list(scope)}
+        return [self.add_persona({**p, **extra}) for p in personas]
+
+    def remove_personas(self, scope):
+        """Forget the scoped personas naming one of these numbers; returns how many went."""
+        return self._req("DELETE", "/personas" + _scope_query(scope))["removed"]
 
     def set_number(self, number, voice_url=None, voice_fallback_url=None, status_callback=None, **extra):
         """Configure a number's voice URL, fallback URL and status callback."""

@@ -1,9 +1,11 @@
 """One function per TwiML verb, each run by a CallRunner on the call's own thread."""
 
+import re
 import time
 from urllib.parse import urljoin
 
 from simulator.delivery import request_ignoring_answer
+from simulator.parties import CHOICES
 from simulator.twiml import boolean, integer, text
 from simulator.engine import Hangup
 
@@ -12,8 +14,58 @@ def _say_seconds(runner, words):
     return len(words) * runner.sim.settings.speech_seconds_per_char
 
 
+# How a persona with `press: accept|decline` reads a prompt ("Press 1 to accept the call, or 2 to decline.").
+ACCEPT_KEY = re.compile(r"press\s+([0-9*#])\s+to\s+accept", re.I)
+DECLINE_KEY = re.compile(r"([0-9*#])\s+to\s+decline", re.I)
+ANY_KEY = re.compile(r"press\s+([0-9*#])", re.I)
+
+
 def _prompt_kind(runner, kind):
     return "whisper" if runner.whisper_mode and kind == "say" else kind
+
+
+def _prompt_text(el):
+    return " ".join(text(child) for child in el if child.tag == "Say")
+
+
+def offers_choice(el):
+    """True for a <Gather> whose prompt offers a key to accept and one to decline (a whisper prompt)."""
+    words = _prompt_text(el)
+    return bool(ACCEPT_KEY.search(words) and DECLINE_KEY.search(words))
+
+
+def choose_key(choice, el):
+    """The key a persona choosing 'accept' or 'decline' presses at this <Gather>, or None.
+
+    A prompt naming a single key and no choice (a consent prompt: "Press 1 to hear it") gets that key
+    either way: a person who will decline still listens first."""
+    words = _prompt_text(el)
+    accept, decline = ACCEPT_KEY.search(words), DECLINE_KEY.search(words)
+    if choice == "accept" and accept:
+        return accept.group(1)
+    if choice == "decline" and decline:
+        return decline.group(1)
+    if accept or decline:
+        return None
+    keys = set(ANY_KEY.findall(words))
+    return keys.pop() if len(keys) == 1 else None
+
+
+def _hangs_up_here(runner):
+    """A persona with hangup_during: whisper, now hearing a whisper (a <Number url> document or a choice prompt)."""
+    persona = runner.call.persona
+    return bool(persona and persona.hangup_during == "whisper" and
+                (runner.whisper_mode or runner.choice_prompt))
+
+
+def _listen_or_hang_up(runner, kind, seconds, until, **data):
+    """Hear a prompt; a persona that hangs up mid-whisper hears its start (half, at most 0.5 s), then hangs up."""
+    if not _hangs_up_here(runner):
+        return runner.listen(kind, seconds, until, **data)
+    runner.listen(kind, min(seconds / 2, 0.5), until, interrupted=True, **data)
+    runner.sim.event(runner.call, "hangup-during", what="whisper")
+    runner.sim.hangup(runner.call.sid, by="party")
+    raise Hangup()
 
 
 def verb_say(runner, el, until=None):
@@ -22,8 +74,8 @@ def verb_say(runner, el, until=None):
     loops = integer(el.get("loop"), 1)
     runner.set_activity("say")
     for _ in range(loops if loops > 0 else 1000):
-        if runner.listen(_prompt_kind(runner, "say"), _say_seconds(runner, words), until, text=words,
-                         voice=el.get("voice"), language=el.get("language")):
+        if _listen_or_hang_up(runner, _prompt_kind(runner, "say"), _say_seconds(runner, words), until, text=words,
+                              voice=el.get("voice"), language=el.get("language")):
             return True
     return False
 
@@ -36,7 +88,7 @@ def verb_play(runner, el, until=None):
     if el.get("digits"):
         runner.sim.event(runner.call, "play-digits", digits=el.get("digits"))
     for _ in range(loops if loops > 0 else 1000):
-        if runner.listen(_prompt_kind(runner, "play"), runner.sim.settings.play_seconds, until, url=url):
+        if _listen_or_hang_up(runner, _prompt_kind(runner, "play"), runner.sim.settings.play_seconds, until, url=url):
             return True
     return False
 
@@ -59,18 +111,27 @@ def verb_gather(runner, el):
     try:
         pressed = lambda: bool(call.digits)  # noqa: E731
         barged = False
-        for child in el:
-            if globals()["verb_" + child.tag.lower()](runner, child, until=pressed):
-                barged = True
-                break
+        runner.choice_prompt = offers_choice(el)
+        try:
+            for child in el:
+                if globals()["verb_" + child.tag.lower()](runner, child, until=pressed):
+                    barged = True
+                    break
+        finally:
+            runner.choice_prompt = False
         runner.set_activity("gather")
         persona = call.persona
-        if not barged and persona and persona.press and persona.kind in ("human", "ivr"):
-            if not runner.wait(persona.press_after, pressed):
+        # A persona that hangs up mid-whisper listens until then: past a consent prompt, say.
+        press = persona and (persona.press or ("accept" if persona.hangup_during == "whisper" else None))
+        if not barged and press and persona.kind in ("human", "ivr"):
+            keys = choose_key(press, el) if press in CHOICES else press
+            if press in CHOICES:
+                sim.event(call, "persona-choice", choice=press, key=keys)
+            if keys and not runner.wait(persona.press_after, pressed):
                 with call.cv:
-                    call.digits += persona.press
+                    call.digits += keys
                     call.cv.notify_all()
-                sim.event(call, "digits", digits=persona.press, accepted=True, by="persona")
+                sim.event(call, "digits", digits=keys, accepted=True, by="persona")
         collected, finished = "", False
         while True:
             if not runner.wait(timeout, pressed):
@@ -174,7 +235,8 @@ def verb_refer(runner, el):
         sim.record_error(call, 13801, "Refer not allowed on non-SIP call legs")
         runner.application_error()
     target = text(el[0]) if len(el) else ""
-    persona = sim.persona_for(target)
+    # The referred party is reached on behalf of this call: scoped by its From and To, as a child leg's would be.
+    persona = sim.persona_for(target, sim.context_of(None, call.sid))
     sim.event(call, "refer", to=target)
     if persona is None:
         status, code = "failed", "404"
