@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean browser
+.PHONY: run test bench install clean browser scenarios
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ browser:
 	  $$SUDO apt-get install -y chromium chromium-driver \
 	    || { $$SUDO apt-get update && $$SUDO apt-get install -y chromium chromium-driver; }; \
 	fi
+
+# Transfer scenarios (devtools/scenarios/README.md): against `make run` when it serves the same
+# recipients file, else on a local stack of their own. SCENARIOS=path... runs others.
+SCENARIOS ?= examples/scenarios
+scenarios: $(STAMP)
+	$(PY) -m devtools.scenarios run $(SCENARIOS)
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from typing import Mapping
 
@@ -18,7 +19,7 @@ from blueprints import api_events, api_listing, openapi
 from blueprints import analytics
 from blueprints import inspector
 from blueprints import inspector_analytics
-from blueprints import audit_log
+from blueprints import audit_log, scenarios_cli
 from blueprints.errors import register_error_handlers
 from handoff.config import Config, ConfigError
 from handoff.log_masking import setup_log_masking
@@ -30,6 +31,8 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     """Build the app from the environment (.env loaded first), with `overrides` on top (tests)."""
     load_dotenv()
     env = {**os.environ, **(overrides or {})}
+    if overrides is None:   # the tests pass their whole configuration: never a developer's var/local.env
+        env = _local_defaults(env)
     try:
         config = Config.from_env(env)
         setup_log_masking(config.log_pii)   # every logger of this process, from here on (LOG_PII=true: off)
@@ -60,10 +63,27 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
 
         app.register_blueprint(demo.bp)
     app.cli.add_command(cli.routing)
+    app.cli.add_command(scenarios_cli.scenarios)   # `flask scenarios run PATH...` (devtools/scenarios)
     register_error_handlers(app)
     _watch_routing(app, runtime)
     logging.getLogger("handoff").setLevel(logging.INFO)
     return app
+
+
+def _local_defaults(env: dict[str, str]) -> dict[str, str]:
+    """Neither Twilio nor Redis configured: `make run`'s environment (var/local.env, or the last run's)
+    fills in what is unset, so `flask routing …` needs no hand-written environment in local mode."""
+    if env.get("TWILIO_ACCOUNT_SID") or env.get("REDIS_URL"):
+        return env
+    from devtools.local_env import local_defaults
+
+    found = local_defaults(env)
+    if found is None:
+        return env
+    path, values = found
+    print(f"handoff: TWILIO_ACCOUNT_SID and REDIS_URL are unset: using make run's environment from {path}",
+          file=sys.stderr)
+    return {**values, **{name: value for name, value in env.items() if value}}
 
 
 def _refuse_large_bodies() -> None:

@@ -3,9 +3,13 @@
 
 The server can be stopped and started again on the same port and directory (`stop()`, `start()`,
 `restart()`, `kill()`): what was written before comes back from the AOF, as after a restart of a
-production Redis."""
+production Redis.
+
+A data directory belongs to one server: `start()` takes an exclusive lock on it (flock on
+`redis.lock`, held by the server process too), so a second server on the same AOF is refused."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
@@ -45,12 +49,15 @@ class EmbeddedRedis:
     across `stop()`/`start()`, and the AOF in `directory` is what a restarted server loads."""
 
     def __init__(self, directory: str | os.PathLike, *, port: int | None = None, appendfsync: str = "everysec",
-                 start_timeout: float = 10.0):
+                 start_timeout: float = 10.0, own_session: bool = False):
         self.directory = Path(directory)
         self.port = port or free_port()
         self.appendfsync = appendfsync
         self.start_timeout = start_timeout
+        # own_session: a terminal's Ctrl-C does not reach the server; whoever started it stops it (last).
+        self.own_session = own_session
         self.process: subprocess.Popen | None = None
+        self._lock: int | None = None
 
     @property
     def url(self) -> str:
@@ -74,17 +81,36 @@ class EmbeddedRedis:
         if self.running:
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._release_lock()   # ours, from a server that has died since
+        self._take_lock()
         self.process = subprocess.Popen(
             [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
              "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", "", "--daemonize", "no",
              "--loglevel", "warning", "--logfile", str(self.log_path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # The server holds the directory's lock too: an orphaned server keeps its directory.
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(self._lock,),
+            start_new_session=self.own_session)
         try:
             self._wait_ready()
         except BaseException:
             self._terminate(signal.SIGKILL)
             raise
         return self
+
+    def _take_lock(self) -> None:
+        fd = os.open(self.directory / "redis.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(f"the Redis data directory {self.directory} is in use by another redis-server "
+                               f"(each directory belongs to one server)") from None
+        self._lock = fd
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def _wait_ready(self) -> None:
         # PING answers -LOADING while the AOF is replayed: only +PONG means the data is back.
@@ -118,14 +144,14 @@ class EmbeddedRedis:
 
     def _terminate(self, sig: int) -> None:
         process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        if process is not None and process.poll() is None:
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+        self._release_lock()   # after the server has gone: never two on one directory
 
 
 def start_embedded_redis(directory: str | os.PathLike, *, port: int | None = None,

@@ -1,0 +1,182 @@
+"""One scenario, end to end: its parties, its call, its transfer, waiting for the outcome, the checks."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+from urllib.parse import urlencode
+
+from .endpoint import Endpoint, EndpointError
+from .expect import check
+from .files import Scenario
+from .observe import FINAL, Observation, observe
+from .parties import addresses, personas
+
+REACH_AGENT_SECONDS = 15     # the caller must be with the agent by then
+START_SECONDS = 15           # HandoffData: the service must have started a transfer by then
+POLL = 0.1
+REQUEST_KEYS = ("to", "mode", "reason", "summary", "message", "variables", "refer", "final")
+
+
+class ScenarioAborted(Exception):
+    """The scenario could not be played to its end (one line saying where it stopped)."""
+
+
+@dataclass
+class Result:
+    """How one scenario went."""
+
+    scenario: Scenario
+    status: str                       # pass | fail | error
+    seconds: float
+    failures: list[str] = field(default_factory=list)
+    error: str | None = None
+    seen: Observation | None = None
+    caller: str | None = None
+    agent_number: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def wait_until(predicate: Callable, timeout: float, cancel: threading.Event | None = None):
+    """predicate()'s first truthy value, polling; None when `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value or None
+        if cancel is None:
+            time.sleep(POLL)
+        elif cancel.wait(POLL):
+            raise ScenarioAborted("interrupted")
+
+
+def run(scenario: Scenario, endpoint: Endpoint, *, caller: str, agent_number: str,
+        cancel: threading.Event | None = None) -> Result:
+    """Play the scenario on its own numbers and check its expectations (`cancel` stops it early)."""
+    began = time.monotonic()
+    result = Result(scenario=scenario, status="error", seconds=0.0, caller=caller, agent_number=agent_number)
+    scope = [agent_number, caller]
+    caller_sid = None
+    try:
+        known = addresses(scenario, caller, agent_number)
+        _register(endpoint, agent_number)
+        for entry in personas(scenario, known, caller, scope):
+            endpoint.sim("POST", "/personas", entry)
+        sip = "sip" in scenario.caller
+        caller_sid = endpoint.sim("POST", "/calls", {"from": caller, "to": agent_number, "sip": sip})["sid"]
+        call = wait_until(lambda: _with_agent(endpoint, caller_sid), REACH_AGENT_SECONDS, cancel)
+        if call is None:
+            state = endpoint.sim("GET", f"/calls/{caller_sid}")
+            raise ScenarioAborted(f"the caller never reached the agent (activity {state.get('activity')}, "
+                                  f"status {state.get('status')})")
+        agent_url = (call.get("agent") or {}).get("url")
+        if scenario.caller.get("variables"):
+            endpoint.api("PUT", f"/calls/{caller_sid}/variables", {"variables": scenario.caller["variables"]})
+        transfer_id = _start(endpoint, scenario, caller_sid, cancel)
+        settled = wait_until(lambda: _settled(endpoint, transfer_id, caller_sid), scenario.timeout, cancel) is not None
+        seen = observe(endpoint, transfer_id=transfer_id, caller_sid=caller_sid, caller_address=caller,
+                       agent_number=agent_number, names=known, agent_url=agent_url, settled=settled)
+        result.seen = seen
+        result.failures = check(scenario.expect, seen)
+        if not settled:
+            result.failures.append(f"not settled within {scenario.timeout:g} s: the transfer is "
+                                   f"{(seen.transfer or {}).get('status')}, the caller {seen.caller_end()[1]}")
+        result.status = "fail" if result.failures else "pass"
+    except (ScenarioAborted, EndpointError) as exc:
+        result.error = str(exc)
+    except Exception as exc:    # a surprise in one scenario must not stop the others: report it as its error
+        result.error = f"the runner failed: {type(exc).__name__}: {exc}"
+    finally:
+        _clean_up(endpoint, caller_sid, agent_number, scope)
+        result.seconds = time.monotonic() - began
+    return result
+
+
+def _register(endpoint: Endpoint, number: str) -> None:
+    """The scenario's own agent number, answered by the service like make run's +15005550006."""
+    base = endpoint.base_url
+    endpoint.sim("POST", "/numbers", {"number": number, "voice_url": f"{base}/voice/incoming",
+                                      "voice_fallback_url": f"{base}/voice/fallback",
+                                      "status_callback": f"{base}/voice/status"})
+
+
+def _with_agent(endpoint: Endpoint, sid: str) -> dict | None:
+    call = endpoint.sim("GET", f"/calls/{sid}")
+    if call.get("status") in FINAL:
+        raise ScenarioAborted(f"the caller's call ended ({call.get('status')}) before reaching the agent")
+    return call if call.get("activity") == "with-agent" else None
+
+
+def _start(endpoint: Endpoint, scenario: Scenario, caller_sid: str, cancel: threading.Event | None) -> str:
+    """Start the transfer the way the scenario says; the transfer's id."""
+    start = scenario.start
+    request = {key: start[key] for key in REQUEST_KEYS if key in start}
+    if scenario.clock is not None:
+        request["at"] = scenario.clock.isoformat()
+    via = start["via"]
+    if via == "api":
+        status, body = endpoint.api_answer("POST", f"/calls/{caller_sid}/transfers", request)
+        if status != 202:
+            raise ScenarioAborted(f"start: POST /api/calls/{{sid}}/transfers answered {status}: {_message(body)}")
+        return body["id"]
+    if via == "tool":
+        arguments = {"call_sid": caller_sid, "destination": request.pop("to"), **request}
+        status, body = endpoint.api_answer("POST", "/tools/transfer_call", arguments)
+        if status != 202 or not (body or {}).get("ok"):
+            raise ScenarioAborted(f"start: POST /api/tools/transfer_call answered {status}: {_message(body)}")
+        return body["transfer_id"]
+    endpoint.sim("POST", f"/calls/{caller_sid}/agent/end", {"handoff_data": {"transfer": request}})
+
+    def started():
+        transfers = (endpoint.api("GET", f"/calls/{caller_sid}") or {}).get("transfers") or []
+        return transfers[-1]["id"] if transfers else None
+
+    transfer_id = wait_until(started, START_SECONDS, cancel)
+    if transfer_id is None:
+        state = endpoint.sim("GET", f"/calls/{caller_sid}")
+        raise ScenarioAborted(f"start: the agent ended its session with HandoffData {request}, but the service "
+                              f"started no transfer within {START_SECONDS} s (the caller: {state.get('activity')})")
+    return transfer_id
+
+
+def _message(body) -> str:
+    if isinstance(body, dict):
+        error = body.get("error") or {}
+        fields = error.get("fields") or {}
+        where = f" ({', '.join(fields)})" if fields else ""
+        return (body.get("result") or error.get("message") or str(body)) + where
+    return str(body)
+
+
+def _settled(endpoint: Endpoint, transfer_id: str, caller_sid: str) -> bool:
+    """The transfer has its outcome and the caller is where it leaves them (or gone)."""
+    caller = endpoint.sim("GET", f"/calls/{caller_sid}")
+    transfer = endpoint.api("GET", f"/transfers/{transfer_id}")
+    if caller.get("status") in FINAL:
+        return transfer.get("outcome") is not None or transfer.get("status") == "completed"
+    if transfer.get("outcome") is None:
+        return False
+    where, activity = transfer.get("caller"), caller.get("activity")
+    if where == "bridged":
+        return activity in ("bridged", "in-conference", "with-agent")
+    if where == "returned":
+        return activity == "with-agent" and transfer.get("status") == "completed"
+    return False
+
+
+def _clean_up(endpoint: Endpoint, caller_sid: str | None, agent_number: str, scope: list[str]) -> None:
+    """Hang up what is still live and forget the scenario's personas (a shared make run stays clean)."""
+    try:
+        if caller_sid:
+            endpoint.sim("POST", f"/calls/{caller_sid}/hangup")
+            for call in endpoint.sim("GET", "/calls") or []:
+                if (call.get("parent_call_sid") == caller_sid or call.get("from") == agent_number) \
+                        and call.get("status") not in FINAL:
+                    endpoint.sim("POST", f"/calls/{call['sid']}/hangup")
+        endpoint.sim("DELETE", "/personas?" + urlencode([("scope", number) for number in scope]))
+    except EndpointError:
+        pass    # the stack may be going away: nothing left to keep clean
