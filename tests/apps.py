@@ -40,3 +40,42 @@ def served(flask_app, port: int):
         yield f"http://127.0.0.1:{port}"
     finally:
         server.shutdown()
+
+
+def api_caller(flask_app, token: str):
+    """Call an app's API with a bearer token: call("post", path, json=...)."""
+    client = flask_app.test_client()
+
+    def call(method, path, **kwargs):
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return getattr(client, method)(path, headers=headers, **kwargs)
+
+    return call
+
+
+def phone_for(sim, base_url: str, agent_number: str, *, default_caller: str = "+14155550100"):
+    """Point `agent_number` at the app at `base_url`; place(caller) calls it and returns once the caller
+    is with the agent."""
+    sim.set_number(agent_number, voice_url=f"{base_url}/voice/incoming", voice_fallback_url=f"{base_url}/voice/fallback",
+                   status_callback=f"{base_url}/voice/status")
+
+    def place(caller: str = default_caller, *, sip: bool = False, persona: dict | None = None) -> str:
+        sim.add_persona({"address": caller, "kind": "human", **(persona or {})})
+        sid = sim.place_call(caller, agent_number, sip=sip)
+        sim.wait_for(lambda: sim.call(sid)["activity"] == "with-agent", timeout=5, message="caller with agent")
+        return sid
+
+    return place
+
+
+def outcome_waiter(api, sim, *, timeout: float):
+    """wait(transfer_id) until the transfer has its outcome; returns GET /api/transfers/{id}."""
+
+    def wait(transfer_id: str, timeout: float = timeout):
+        def check():
+            body = api("get", f"/api/transfers/{transfer_id}").get_json()
+            return body if body.get("outcome") else None
+
+        return sim.wait_for(check, timeout=timeout, message=f"transfer {transfer_id} finished")
+
+    return wait

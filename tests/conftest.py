@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from devtools.embedded_redis import free_port, start_embedded_redis
 from simulator.testing import TEST_SETTINGS, run_simulator
-from tests.apps import served
+from tests.apps import api_caller, phone_for, served
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "feedface" * 4
@@ -98,14 +98,9 @@ def client(app):
 
 
 @pytest.fixture
-def api(client):
+def api(app):
     """Call the API with the bearer token: api("post", path, json=...)."""
-
-    def call(method, path, **kwargs):
-        headers = {"Authorization": f"Bearer {API_TOKEN}", **kwargs.pop("headers", {})}
-        return getattr(client, method)(path, headers=headers, **kwargs)
-
-    return call
+    return api_caller(app, API_TOKEN)
 
 
 @pytest.fixture
@@ -122,17 +117,7 @@ def signer(service_env):
 @pytest.fixture
 def phone(sim, app, workers, service_env):
     """Place an inbound call to the agent's number and wait until the caller is with the agent."""
-    base = service_env["PUBLIC_BASE_URL"]
-    sim.set_number(AGENT_NUMBER, voice_url=f"{base}/voice/incoming", voice_fallback_url=f"{base}/voice/fallback",
-                   status_callback=f"{base}/voice/status")
-
-    def place(caller: str = "+14155550100", *, sip: bool = False, persona: dict | None = None) -> str:
-        sim.add_persona({"address": caller, "kind": "human", **(persona or {})})
-        sid = sim.place_call(caller, AGENT_NUMBER, sip=sip)
-        sim.wait_for(lambda: sim.call(sid)["activity"] == "with-agent", timeout=5, message="caller with agent")
-        return sid
-
-    return place
+    return phone_for(sim, service_env["PUBLIC_BASE_URL"], AGENT_NUMBER)
 
 
 @pytest.fixture

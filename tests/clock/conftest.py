@@ -22,7 +22,7 @@ from rq import Queue, Worker
 from devtools.embedded_redis import free_port
 from handoff.keys import Keys
 
-from ..apps import built_app, served
+from ..apps import api_caller, built_app, outcome_waiter, phone_for, served
 from ..conftest import API_TOKEN, ROOT
 
 HERE = Path(__file__).resolve().parent
@@ -80,43 +80,19 @@ def clock_workers(clock_env, sim):
 @pytest.fixture
 def clock_api(clock_app):
     """Call this stack's API with the bearer token: clock_api("post", path, json=...)."""
-    client = clock_app.test_client()
-
-    def call(method, path, **kwargs):
-        headers = {"Authorization": f"Bearer {API_TOKEN}", **kwargs.pop("headers", {})}
-        return getattr(client, method)(path, headers=headers, **kwargs)
-
-    return call
+    return api_caller(clock_app, API_TOKEN)
 
 
 @pytest.fixture
 def clock_phone(sim, clock_app, clock_workers, clock_env):
     """Place an inbound call to this stack's agent number; returns once the caller is with the agent."""
-    base = clock_env["PUBLIC_BASE_URL"]
-    sim.set_number(AGENT, voice_url=f"{base}/voice/incoming", voice_fallback_url=f"{base}/voice/fallback",
-                   status_callback=f"{base}/voice/status")
-
-    def place(caller: str) -> str:
-        sim.add_persona({"address": caller, "kind": "human"})
-        sid = sim.place_call(caller, AGENT)
-        sim.wait_for(lambda: sim.call(sid)["activity"] == "with-agent", timeout=5, message="caller with agent")
-        return sid
-
-    return place
+    return phone_for(sim, clock_env["PUBLIC_BASE_URL"], AGENT)
 
 
 @pytest.fixture
 def finished(clock_api, sim):
     """Wait until a transfer of this stack has its outcome and return it (GET /api/transfers/{id})."""
-
-    def wait(transfer_id: str, timeout: float = 20):
-        def check():
-            body = clock_api("get", f"/api/transfers/{transfer_id}").get_json()
-            return body if body.get("outcome") else None
-
-        return sim.wait_for(check, timeout=timeout, message=f"transfer {transfer_id} finished")
-
-    return wait
+    return outcome_waiter(clock_api, sim, timeout=20)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from handoff.event_webhooks import QUEUE
 from handoff.events import EventLog
 from handoff.keys import Keys
 
-from ..apps import served
+from ..apps import api_caller, outcome_waiter, phone_for, served
 from ..conftest import API_TOKEN, ROOT
 from .receiver import Receiver
 
@@ -147,41 +147,17 @@ def event_log(events_redis, events_keys) -> EventLog:
 @pytest.fixture
 def events_api(events_app):
     """Call this stack's API with the bearer token: events_api("post", path, json=...)."""
-    client = events_app.test_client()
-
-    def call(method, path, **kwargs):
-        headers = {"Authorization": f"Bearer {API_TOKEN}", **kwargs.pop("headers", {})}
-        return getattr(client, method)(path, headers=headers, **kwargs)
-
-    return call
+    return api_caller(events_app, API_TOKEN)
 
 
 @pytest.fixture
 def events_phone(sim, events_app, events_workers, events_env):
     """Place an inbound call to this stack's agent number; returns once the caller is with the agent."""
-    base = events_env["PUBLIC_BASE_URL"]
-    sim.set_number(AGENT, voice_url=f"{base}/voice/incoming", voice_fallback_url=f"{base}/voice/fallback",
-                   status_callback=f"{base}/voice/status")
-
-    def place(caller: str = "+14155550100", persona: dict | None = None) -> str:
-        sim.add_persona({"address": caller, "kind": "human", **(persona or {})})
-        sid = sim.place_call(caller, AGENT)
-        sim.wait_for(lambda: sim.call(sid)["activity"] == "with-agent", timeout=5, message="caller with agent")
-        return sid
-
-    return place
+    return phone_for(sim, events_env["PUBLIC_BASE_URL"], AGENT)
 
 
 @pytest.fixture
 def finished(events_api, sim):
     """Wait until a transfer of this stack has its outcome and return it (GET /api/transfers/{id})."""
-
-    def wait(transfer_id: str, timeout: float = 15):
-        def check():
-            body = events_api("get", f"/api/transfers/{transfer_id}").get_json()
-            return body if body.get("outcome") else None
-
-        return sim.wait_for(check, timeout=timeout, message=f"transfer {transfer_id} finished")
-
-    return wait
+    return outcome_waiter(events_api, sim, timeout=15)
 
