@@ -23,6 +23,7 @@ class TransferCallbackQuery(Schema):
     accept_timeout = fields.Int(data_key="at", load_default=8, validate=validate.Range(min=1, max=600))
     accept_key = Text(data_key="k", load_default="1", validate=_KEY)
     decline_key = Text(data_key="d", load_default="2", validate=_KEY)
+    direct = fields.Bool(data_key="j", load_default=False)   # a warm leg that joins on answer (a cold step)
 
 
 class LegAnswerForm(TwilioForm):

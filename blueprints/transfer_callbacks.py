@@ -85,7 +85,8 @@ def leg_answer(transfer_id: str):
     """Warm transfer: a recipient leg answered; AnsweredBy is detection's verdict (if it ran)."""
     form, q = parse_form(_answer), _q()
     return _doc(_rt().warm.leg_answer(transfer_id, q["call_sid"], q["attempt"], leg_sid=form["call_sid"],
-                                      answered_by=form["answered_by"], screen_window=q["screen_window"], **_keys(q)))
+                                      answered_by=form["answered_by"], screen_window=q["screen_window"],
+                                      direct=q["direct"], **_keys(q)))
 
 
 @bp.post("/consent")

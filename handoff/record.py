@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping
 
 from .state import CallerAt, DeadlineKind, Outcome, TransferMode, TransferStatus
-from .targets import DeliverySettings, LastResort, Plan, Target, TargetKind
+from .targets import DeliverySettings, LastResort, Plan, Step, Target, TargetKind
 
 
 def target_to_json(target: Target) -> dict:
@@ -35,6 +35,12 @@ def settings_from_json(data: Mapping) -> DeliverySettings:
     return DeliverySettings(**{k: v for k, v in data.items() if k in known})
 
 
+# What a step may set for itself (its recipient's own delivery); the rest is the transfer's.
+LEG_SETTINGS = ("mode", "timeout", "human_detection", "detection_timeout", "detection_speech_threshold",
+                "detection_speech_end_threshold", "detection_silence_timeout", "accept_timeout", "accept_key",
+                "decline_key", "caller_id", "whisper", "summary_prompt", "announcement")
+
+
 @dataclass(frozen=True)
 class Attempt:
     """One numbered attempt of a plan: a step's try, rung alone or in parallel."""
@@ -45,17 +51,28 @@ class Attempt:
     parallel: bool = False
     dynamic: str | None = None     # a dynamic recipient still to be resolved (by a worker)
     delay: float = 0.0             # seconds to wait before dialing it (a retry's interval)
+    delivery: tuple[tuple[str, Any], ...] = ()   # its LEG_SETTINGS that differ from the transfer's
+    caller_id: str | None = None   # the From of its legs, when not the transfer's
 
     def to_json(self) -> dict:
-        return {"step": self.step, "try": self.try_no, "parallel": self.parallel, "dynamic": self.dynamic,
+        data = {"step": self.step, "try": self.try_no, "parallel": self.parallel, "dynamic": self.dynamic,
                 "delay": self.delay, "targets": [target_to_json(t) for t in self.targets]}
+        if self.delivery:
+            data["delivery"] = dict(self.delivery)
+        if self.caller_id is not None:
+            data["caller_id"] = self.caller_id
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping) -> "Attempt":
+        # plans stored before steps had their own delivery have neither key: the transfer's settings
+        delivery = data.get("delivery") or {}
         return cls(step=int(data.get("step", 0)), try_no=int(data.get("try", 0)),
                    targets=tuple(target_from_json(t) for t in data.get("targets", ())),
                    parallel=bool(data.get("parallel")), dynamic=data.get("dynamic") or None,
-                   delay=float(data.get("delay") or 0))
+                   delay=float(data.get("delay") or 0),
+                   delivery=tuple((k, v) for k, v in delivery.items() if k in LEG_SETTINGS),
+                   caller_id=data.get("caller_id"))
 
     def describe(self) -> str:
         if self.dynamic:
@@ -63,10 +80,21 @@ class Attempt:
         return ", ".join(t.describe() for t in self.targets)
 
 
-def expand_plan(plan: Plan) -> list[Attempt]:
-    """Flatten a plan into numbered attempts: each retry of a step is an attempt of its own."""
+def expand_plan(plan: Plan, overrides: Mapping[str, Any] | None = None) -> list[Attempt]:
+    """Flatten a plan into numbered attempts: each retry of a step is an attempt of its own.
+
+    `overrides` (the request's explicit settings) win over every step's own."""
+    overrides = dict(overrides or {})
+    base = replace(plan.settings, **overrides)
+
+    def delivery(step: Step) -> tuple[tuple[str, Any], ...]:
+        if step.settings is None:
+            return ()
+        own = replace(step.settings, **overrides)
+        return tuple((k, getattr(own, k)) for k in LEG_SETTINGS if getattr(own, k) != getattr(base, k))
+
     return [Attempt(step=index, try_no=try_no, targets=step.targets, parallel=step.parallel, dynamic=step.dynamic,
-                    delay=step.retry_interval if try_no else 0.0)
+                    delay=step.retry_interval if try_no else 0.0, delivery=delivery(step))
             for index, step in enumerate(plan.steps) for try_no in range(1 + max(0, step.retries))]
 
 
@@ -128,3 +156,24 @@ class Transfer:
     def current(self) -> Attempt:
         """The attempt the transfer is on."""
         return self.attempts[min(self.attempt, len(self.attempts) - 1)]
+
+    def settings_for(self, attempt: Attempt) -> DeliverySettings:
+        """The delivery settings an attempt's legs use: the transfer's, with the attempt's own."""
+        return replace(self.settings, **dict(attempt.delivery)) if attempt.delivery else self.settings
+
+    @property
+    def leg_settings(self) -> DeliverySettings:
+        """The current attempt's delivery settings."""
+        return self.settings_for(self.current) if self.attempts else self.settings
+
+    @property
+    def leg_caller_id(self) -> str:
+        """The From of the current attempt's legs ('' = none: Twilio's default)."""
+        own = self.current.caller_id if self.attempts else None
+        return self.caller_id if own is None else own
+
+    @property
+    def direct(self) -> bool:
+        """A warm transfer's attempt whose recipient takes calls cold (a voicemail box): bridged on answer,
+        with no detection, consent prompt or whisper."""
+        return self.mode is TransferMode.WARM and self.leg_settings.mode == "cold"

@@ -89,6 +89,7 @@ class Step:
     retries: int = 0
     retry_interval: float = 0.0
     dynamic: str | None = None        # name of a dynamic recipient resolved in the worker
+    settings: DeliverySettings | None = None   # its own delivery (recipient layered); None: the plan's
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,6 @@ class Plan:
     """The ordered attempts a transfer walks, and what it does when they all fail."""
 
     steps: tuple[Step, ...]
-    settings: DeliverySettings = field(default_factory=DeliverySettings)
+    settings: DeliverySettings = field(default_factory=DeliverySettings)   # the transfer's: its first step's
     reasons: tuple[str, ...] = ()    # why routing chose this plan (explain, timeline)
     rule: str | None = None          # the first rule routing walked (analytics groups by it)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
+from ..placeholders import PLACEHOLDER_RE
 from ..destinations import (AllowList, DestinationError, check_client, check_sip_uri, parse_e164,
                             parse_raw_target, send_digits)
 from ..targets import DeliverySettings, Plan, Step, Target, TargetKind
@@ -18,6 +19,13 @@ from .variables import Scope, placeholders
 
 MODES = ("cold", "warm", "agent")
 MASK = "***"
+
+
+def _bind_or_keep(scope: Scope, placeholder: str, fixed) -> str:
+    try:
+        return scope.bind(placeholder, kind="text", what="a text", recipient_fixed=fixed)
+    except RoutingError:
+        return placeholder
 
 
 def _now(now: datetime | None) -> datetime:
@@ -33,13 +41,12 @@ def _now(now: datetime | None) -> datetime:
 class _Build:
     """Accumulates the steps of one plan while walking recipients, groups, rotations and rules."""
 
-    def __init__(self, router: "Router", scope: Scope, now: datetime):
-        self.router, self.cfg, self.scope, self.now = router, router.config, scope, now
+    def __init__(self, router: "Router", scope: Scope, now: datetime, mode: str | None = None):
+        self.router, self.cfg, self.scope, self.now, self.mode = router, router.config, scope, now, mode
         self.steps: list[Step] = []
         self.reasons: list[str] = []
         self.visited: set[str] = set()
         self.stack: list = []                # entities being expanded, outermost first
-        self.lead: list | None = None        # the stack when the first step was added
         self.reached: list[dict] = []        # for explain: recipients in order
         self.last_resort = False
         self.first_rule: str | None = None   # the first rule walked (analytics groups by it)
@@ -49,9 +56,13 @@ class _Build:
         return [self.cfg.defaults] + [getattr(e, "delivery", {}) for e in reversed(stack)]
 
     def add(self, step: Step, recipient: Recipient) -> None:
-        if self.lead is None:
-            self.lead = list(self.stack)
         self.steps.append(step)
+
+    def settings(self, stack) -> DeliverySettings:
+        """The delivery of a step reached through `stack` (defaults < recipient/group < rule, and the
+        request's mode), its texts bound; only the first step's unbound placeholders refuse the plan."""
+        return self.router._bound(delivery_settings(*self.layers(stack)), stack, self.scope, self.mode,
+                                  strict=not self.steps)
 
     # -- walking --------------------------------------------------------------------------------
     def expand(self, name: str, via: str) -> None:
@@ -98,7 +109,7 @@ class _Build:
                 if r.fallback:
                     self.fallbacks(r.fallback, f"recipient {r.name!r}")
                 return
-        step = self.router._step(r, self.scope, self.layers(self.stack))
+        step = self.router._step(r, self.scope, self.settings(self.stack))
         self.add(step, r)
         self.reached.append(self.router._reached(r, step))
         label = (f"dynamic recipient {r.name!r} (address from its webhook at transfer time)" if step.dynamic
@@ -136,11 +147,12 @@ class _Build:
             for m in members:
                 self.visited.add(m.name)
                 self.stack.append(m)
-                steps.append(self.router._step(m, self.scope, self.layers(self.stack)))
+                steps.append(self.router._step(m, self.scope, delivery_settings(*self.layers(self.stack))))
                 self.stack.pop()
-            retries = delivery_settings(*self.layers(self.stack))
+            # members ring at once, on one leg setting: the group's (and its rule's)
+            own = self.settings(self.stack)
             step = Step(targets=tuple(t for s in steps for t in s.targets), parallel=True,
-                        retries=retries.retries, retry_interval=retries.retry_interval)
+                        retries=own.retries, retry_interval=own.retry_interval, settings=own)
             self.add(step, members[0])
             for m, s in zip(members, steps):
                 self.reached.append(self.router._reached(m, s))
@@ -149,7 +161,7 @@ class _Build:
             for m in members:
                 self.visited.add(m.name)
                 self.stack.append(m)
-                step = self.router._step(m, self.scope, self.layers(self.stack))
+                step = self.router._step(m, self.scope, self.settings(self.stack))
                 self.add(step, m)
                 self.stack.pop()
                 self.reached.append(self.router._reached(m, step))
@@ -225,7 +237,7 @@ class Router:
         to = to.strip()
         now = _now(now)
         scope = Scope(variables, call_variables, self.config.variables)
-        build = _Build(self, scope, now)
+        build = _Build(self, scope, now, mode)
         traces: list[dict] = []
         if out is not None:
             out.update(build=build, traces=traces, now=now, scope=scope)
@@ -261,7 +273,7 @@ class Router:
                 known = ", ".join(self.names()[:20])
                 raise RoutingError(f"{to!r} is not a configured recipient, group or rule "
                                    f"(known: {known}) and not an allowed phone number", field="to") from None
-            build.add(Step(targets=(target,)), None)
+            build.add(Step(targets=(target,), settings=build.settings([])), None)
             reached = {"name": None, "type": "number", "address": target.address}
             if target.send_digits:
                 reached["send_digits"] = target.send_digits
@@ -269,32 +281,39 @@ class Router:
             build.reasons.append(f"requested: raw number {target.address}"
                                  + (f" then extension digits {target.send_digits}" if target.send_digits else "")
                                  + " (allowed by TRANSFER_ALLOWED_PREFIXES)")
-        settings = self._settings(build, scope, mode)
+        settings = build.steps[0].settings if build.steps else build.settings([])
         return Plan(steps=tuple(build.steps), settings=settings, reasons=tuple(build.reasons), rule=build.first_rule), (build, traces, now, scope)
 
-    def _settings(self, build: _Build, scope: Scope, mode: str | None) -> DeliverySettings:
-        stack = build.lead if build.lead is not None else []
-        settings = delivery_settings(*build.layers(stack))
+    @staticmethod
+    def _bound(settings: DeliverySettings, stack, scope: Scope, mode: str | None, *,
+               strict: bool = True) -> DeliverySettings:
+        """`settings` with the spoken texts' variables bound for the innermost recipient of `stack`."""
         lead = next((e for e in reversed(stack) if isinstance(e, Recipient)), None)
         fixed = lead.variables if lead else None
         who = f"recipient {lead.name!r}" if lead else "the file's defaults"
-        settings = dataclasses.replace(
-            settings,
-            whisper=scope.bind(settings.whisper, kind="text", what=f"the whisper of {who}", recipient_fixed=fixed),
-            summary_prompt=scope.bind(settings.summary_prompt, kind="text",
-                                      what=f"the summary prompt of {who}", recipient_fixed=fixed),
-            message=scope.bind(settings.message, kind="text", what=f"the message of {who}", recipient_fixed=fixed),
-        )
+
+        def bind(text: str | None, what: str) -> str | None:
+            try:
+                return scope.bind(text, kind="text", what=f"{what} of {who}", recipient_fixed=fixed)
+            except RoutingError:
+                if strict:
+                    raise
+                # a later step's unbound name stays as written: the transfer fills what it knows then
+                return PLACEHOLDER_RE.sub(lambda m: _bind_or_keep(scope, m.group(0), fixed), text)
+
+        settings = dataclasses.replace(settings, whisper=bind(settings.whisper, "the whisper"),
+                                       summary_prompt=bind(settings.summary_prompt, "the summary prompt"),
+                                       message=bind(settings.message, "the message"))
         if mode:
             settings = dataclasses.replace(settings, mode=mode)
         return settings
 
     # -- targets --------------------------------------------------------------------------------
-    def _step(self, r: Recipient, scope: Scope, layers: list[dict]) -> Step:
-        s = delivery_settings(*layers)
+    def _step(self, r: Recipient, scope: Scope, s: DeliverySettings) -> Step:
         if r.type == "dynamic":
-            return Step(targets=(), retries=s.retries, retry_interval=s.retry_interval, dynamic=r.name)
-        return Step(targets=(self.target_for(r, scope),), retries=s.retries, retry_interval=s.retry_interval)
+            return Step(targets=(), retries=s.retries, retry_interval=s.retry_interval, dynamic=r.name, settings=s)
+        return Step(targets=(self.target_for(r, scope),), retries=s.retries, retry_interval=s.retry_interval,
+                    settings=s)
 
     def target_for(self, r: Recipient, scope: Scope) -> Target:
         """The concrete Target of a static recipient, placeholders bound and checked."""

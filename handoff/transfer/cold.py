@@ -32,22 +32,24 @@ class ColdMode(ModeBase):
 
     def window(self, t: Transfer, *, first: bool) -> float:
         """How long an attempt may take before the caller is moved on without Twilio's word."""
-        return t.settings.timeout + RING_GRACE + (speech_seconds(t.settings.message) if first else 0)
+        return t.leg_settings.timeout + RING_GRACE + (speech_seconds(t.settings.message) if first else 0)
 
     def caller_document(self, t: Transfer, *, inline: bool = False) -> d.Decision:
         """The caller's <Dial> (or <Refer>) for the current attempt."""
-        urls, attempt = self.ctx.urls, t.current
+        urls, attempt, s = self.ctx.urls, t.current, t.leg_settings
         target = attempt.targets[0]
         message = t.settings.message if t.attempt == 0 else None
+        # The ring timeout of the attempt that follows rides in the action URL: a failed Dial arms
+        # that attempt's deadline in the same round trip, without reading the transfer first.
+        following = t.attempts[t.attempt + 1] if t.attempt + 1 < len(t.attempts) else attempt
+        rt = t.settings_for(following).timeout
         if t.refer:
             return d.ReferOut(endpoint(target), urls.transfer(t.id, "refer-action", t.call_sid, attempt=t.attempt,
-                                                              rt=t.settings.timeout), message=message)
-        # The ring timeout rides in the action URL: a failed Dial arms the next attempt's deadline
-        # in the same round trip, without reading the transfer first.
+                                                              rt=rt), message=message)
         return d.DialOut(endpoint(target), action_url=urls.transfer(t.id, "dial-action", t.call_sid, attempt=t.attempt,
-                                                                    rt=t.settings.timeout),
+                                                                    rt=rt),
                          status_callback_url=urls.transfer(t.id, "dial-status", t.call_sid, attempt=t.attempt),
-                         timeout=t.settings.timeout, caller_id=t.caller_id or None, message=message,
+                         timeout=s.timeout, caller_id=t.leg_caller_id or None, message=message,
                          pause_seconds=int(attempt.delay) if inline else 0)
 
     # ------------------------------------------------------------------ steps (jobs)
@@ -131,7 +133,8 @@ class ColdMode(ModeBase):
 
     def _failed(self, attempt: int, outcome: Outcome, detail: str, event: dict, event_id: str,
                 ring_timeout: int, result: AttemptResult) -> Change:
-        # The next cold attempt starts in the very document we answer: it waits for its Dial.
+        # The next cold attempt starts in the very document we answer: it waits for its Dial
+        # (`ring_timeout` is that attempt's, from the failed one's action URL).
         return Change(event=event, event_id=event_id, attempt=attempt, sources=DIAL_STATES, to="fail-attempt",
                       outcome=outcome, detail=detail, inline_return=self.lifecycle.inline_return, result=result,
                       on_next=Deadline(DeadlineKind.ATTEMPT, ring_timeout + RING_GRACE))

@@ -11,7 +11,7 @@ from typing import Mapping
 
 from ..placeholders import fill, runtime_values
 from ..destinations import DestinationError, parse_e164, parse_raw_target
-from ..record import Transfer, expand_plan, settings_to_json
+from ..record import Attempt, Transfer, expand_plan, settings_to_json
 from ..state import CALL_ENDED, TransferMode, TransferStatus
 from ..store import utc_now_iso
 from ..targets import Plan, Step, TargetKind
@@ -172,7 +172,8 @@ class Requests:
         if request.caller_id is not None:
             overrides["caller_id"] = request.caller_id
         settings = replace(settings, **overrides)
-        attempts = expand_plan(plan)
+        # The request's explicit timeout and caller ID hold for every attempt; the rest is each step's own.
+        attempts = expand_plan(plan, {k: overrides[k] for k in ("timeout", "caller_id") if k in overrides})
         if settings.message:
             # The caller hears it first: its placeholders are filled now, from what the request knows.
             recipient = next((t.recipient for a in attempts[:1] for t in a.targets if t.recipient), None)
@@ -199,6 +200,8 @@ class Requests:
             raise TransferRefused("mode", "this recipient is an AI agent: use mode 'agent'")
         if mode.is_cold and any(a.parallel for a in attempts):
             raise TransferRefused("mode", "a parallel group needs a warm transfer (the first to accept wins)")
+        caller_id = self._caller_id(call, settings.caller_id) or ""
+        attempts = [self._own_caller_id(call, a, caller_id) for a in attempts]
         now = utc_now_iso()
         return {
             "id": _new_id(), "call_sid": call_sid, "mode": mode.value, "status": TransferStatus.REQUESTED.value,
@@ -207,11 +210,17 @@ class Requests:
             "settings": json.dumps(settings_to_json(settings)), "to": request.to, "reason": request.reason or "",
             "summary": request.summary or "", "message": settings.message or "",
             "variables": json.dumps(dict(request.variables or {})), "final": "1" if request.final else "0",
-            "caller_id": self._caller_id(call, settings.caller_id) or "", "refer": "1" if request.refer else "0",
+            "caller_id": caller_id, "refer": "1" if request.refer else "0",
             "context": json.dumps(dict(request.context or {})), "via": via, "created_at": now, "updated_at": now,
             "legs_expected": 0, "reasons": json.dumps(list(plan.reasons)), "rule": plan.rule or "",
             **({"clock_at": clock_at} if clock_at else {}),
         }
+
+    def _own_caller_id(self, call: Mapping[str, str], attempt: Attempt, caller_id: str) -> Attempt:
+        """An attempt whose step has its own caller ID policy, with the number it resolves to."""
+        policy = dict(attempt.delivery).get("caller_id")
+        own = caller_id if policy is None else self._caller_id(call, policy) or ""
+        return attempt if own == caller_id else replace(attempt, caller_id=own)
 
     def _caller_id(self, call: Mapping[str, str], policy: str | None) -> str | None:
         policy = (policy or "agent").strip()

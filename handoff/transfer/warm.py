@@ -4,6 +4,9 @@ Consent before content: a leg hears about the caller only once a human is establ
 detection saying 'human' (synchronous AMD: the leg's own Url request carries AnsweredBy, so the
 whisper is answered inline, with no queue in between), or by a key press on a neutral prompt
 when detection says 'unknown', is off, or cannot run (an extension dialed with sendDigits).
+An attempt whose recipient takes calls cold (a voicemail box) is a direct leg: no detection, no
+prompt, no whisper; on answer it joins the caller at once (it hears nothing but the caller).
+Each attempt's legs use that attempt's own delivery settings (Transfer.leg_settings).
 """
 from __future__ import annotations
 
@@ -44,18 +47,19 @@ class WarmMode(ModeBase):
 
     def _leg_url(self, t: Transfer, name: str, leg: str | None = None) -> str:
         """A leg callback URL carrying the delivery settings its webhook needs (signed by Twilio)."""
-        s = t.settings
+        s = t.leg_settings
+        extra = {"j": 1} if t.direct else {}
         return self.ctx.urls.transfer(t.id, name, t.call_sid, attempt=t.attempt, leg=leg, at=s.accept_timeout,
-                                      k=s.accept_key, d=s.decline_key, sw=int(self.screen_window(t)))
+                                      k=s.accept_key, d=s.decline_key, sw=int(self.screen_window(t)), **extra)
 
     def window(self, t: Transfer) -> float:
         """An attempt's legs must have answered by then (an answer extends it: detection, screening)."""
-        return t.settings.timeout + GRACE
+        return t.leg_settings.timeout + GRACE
 
     @staticmethod
     def screen_window(t: Transfer) -> float:
         """From answer to a key: the consent prompt, the whisper and two accept prompts."""
-        return speech_seconds(t.whisper) + 2 * (t.settings.accept_timeout + 4) + 12 + GRACE
+        return speech_seconds(t.whisper) + 2 * (t.leg_settings.accept_timeout + 4) + 12 + GRACE
 
     def _on_hold(self) -> Change:
         """The caller is in the conference: the first attempt is due at once."""
@@ -82,8 +86,10 @@ class WarmMode(ModeBase):
         t = self.resolve(t)
         if t is None:
             return
-        t = prepare_whisper(self.ctx, t)
-        attempt = t.current
+        if not t.direct:
+            t = prepare_whisper(self.ctx, t)
+        attempt, s = t.current, t.leg_settings
+        detection = s.human_detection and not t.direct
         result = self.store.apply(t.id, t.call_sid, Change(
             event={"event": "dialing", "attempt": t.attempt, "targets": [x.describe() for x in attempt.targets],
                    "parallel": attempt.parallel},
@@ -95,15 +101,12 @@ class WarmMode(ModeBase):
         t = result.transfer
         for index, target in enumerate(attempt.targets):
             address = endpoint(target).address
-            leg = LegRequest(to=address, from_=t.caller_id, url=self._leg_url(t, "leg-answer"),
+            leg = LegRequest(to=address, from_=t.leg_caller_id, url=self._leg_url(t, "leg-answer"),
                              status_callback=self.ctx.urls.transfer(t.id, "leg-status", t.call_sid, attempt=t.attempt,
-                                                                    dt=t.settings.detection_timeout
-                                                                    if t.settings.human_detection else 0),
-                             timeout=t.settings.timeout, machine_detection=t.settings.human_detection,
-                             detection_timeout=t.settings.detection_timeout,
-                             detection_tuning=(t.settings.detection_speech_threshold,
-                                               t.settings.detection_speech_end_threshold,
-                                               t.settings.detection_silence_timeout),
+                                                                    dt=s.detection_timeout if detection else 0),
+                             timeout=s.timeout, machine_detection=detection, detection_timeout=s.detection_timeout,
+                             detection_tuning=(s.detection_speech_threshold, s.detection_speech_end_threshold,
+                                               s.detection_silence_timeout),
                              send_digits=target.send_digits,
                              sip_username=target.sip_username, sip_password=target.sip_password)
             try:
@@ -196,10 +199,17 @@ class WarmMode(ModeBase):
         self.store.execute(batch)
 
     def leg_answer(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, answered_by: str | None,
-                   screen_window: int, accept_timeout: int, accept_key: str, decline_key: str) -> d.Decision:
-        """A leg answered, with detection's verdict: the whisper, a neutral prompt, or a hang-up."""
+                   screen_window: int, accept_timeout: int, accept_key: str, decline_key: str,
+                   direct: bool = False) -> d.Decision:
+        """A leg answered, with detection's verdict: the whisper, a neutral prompt, or a hang-up; a direct
+        leg joins the caller at once."""
         verdict = (answered_by or "").lower()
         events = [{"event": "leg-answered", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by or None}]
+        if direct:
+            # A recipient that takes calls cold hears nothing about the caller, only the caller.
+            return self._accept(transfer_id, call_sid, attempt, leg_sid,
+                                [*events, {"event": "direct-join", "attempt": attempt, "leg": leg_sid}],
+                                f"answer:{leg_sid}", require=None)
         if verdict:
             events.append({"event": "detection", "attempt": attempt, "leg": leg_sid, "answered_by": answered_by,
                            "verdict": "machine" if verdict.startswith("machine") or verdict == "fax" else
@@ -257,7 +267,9 @@ class WarmMode(ModeBase):
         """The recipient pressed a key (or nothing): accept bridges, decline moves on."""
         digits = (digits or "").strip()
         if digits == accept_key:
-            return self._accept(transfer_id, call_sid, attempt, leg_sid, digits)
+            return self._accept(transfer_id, call_sid, attempt, leg_sid,
+                                {"event": "key-pressed", "digits": digits, "leg": leg_sid, "attempt": attempt},
+                                f"accept:{leg_sid}")
         if digits and digits != decline_key:
             return d.Whisper(text="", accept_key=accept_key, decline_key=decline_key, timeout=accept_timeout,
                              action_url=self.ctx.urls.transfer(transfer_id, "key", call_sid, attempt=attempt,
@@ -269,14 +281,14 @@ class WarmMode(ModeBase):
         return self._leg_done(transfer_id, call_sid, attempt, leg_sid, Outcome.TIMEOUT, "no key pressed",
                               d.Hangup(), digits, AttemptResult.TIMEOUT)
 
-    def _accept(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, digits: str) -> d.Decision:
+    def _accept(self, transfer_id: str, call_sid: str, attempt: int, leg_sid: str, event, event_id: str, *,
+                require: tuple[LegState, ...] | None = (LegState.SCREENING,)) -> d.Decision:
         batch = self.store.batch()
         # Bridged, not yet a success: that is decided when the recipient joins the conference.
         self.store.apply(transfer_id, call_sid, Change(
-            event={"event": "key-pressed", "digits": digits, "leg": leg_sid, "attempt": attempt},
-            event_id=f"accept:{leg_sid}", attempt=attempt, sources=WAITING, to=TransferStatus.BRIDGED,
-            detail="accepted", fields={"bridged_leg": leg_sid}, stamps=(Stamp.ACCEPTED,),
-            leg=LegChange(leg_sid, LegState.ACCEPTED, attempt=attempt, require=(LegState.SCREENING,)),
+            event=event, event_id=event_id, attempt=attempt, sources=WAITING, to=TransferStatus.BRIDGED,
+            detail="accepted", fields={"bridged_leg": leg_sid}, stamps=(Stamp.ANSWERED, Stamp.ACCEPTED),
+            leg=LegChange(leg_sid, LegState.ACCEPTED, attempt=attempt, require=require),
             deadline=Deadline(DeadlineKind.JOIN, JOIN_WINDOW)), batch=batch)
         # The job ends the other legs, keeping the leg the record says won (never one it is told).
         self.ctx.jobs.enqueue("end_legs", transfer_id, batch=batch)
@@ -336,12 +348,12 @@ class WarmMode(ModeBase):
     def announcement(self, transfer_id: str) -> d.Announcement:
         """What the conference hears when the bridge is announced."""
         t = self.store.get_transfer(transfer_id)
-        return d.Announcement(t.settings.announcement or "" if t else "")
+        return d.Announcement(t.leg_settings.announcement or "" if t else "")
 
     def announce(self, transfer_id: str, conference_sid: str) -> None:
         """Job: play the bridge announcement, if the transfer has one, to both sides, once."""
         t = self.store.get_transfer(transfer_id)
-        if t is None or not t.settings.announcement:
+        if t is None or not t.leg_settings.announcement:
             return
         claimed = self.store.apply(t.id, t.call_sid, Change(event={"event": "announced"}, event_id="announcement",
                                                            sources=[TransferStatus.BRIDGED]))

@@ -19,10 +19,13 @@ def placeholder_values(ctx: Context, t: Transfer, *, summary: str = "") -> dict[
 
 
 def prepare_whisper(ctx: Context, t: Transfer) -> Transfer:
-    """Compute the whisper once (the LLM summariser may be slow; webhooks must not be)."""
-    if t.whisper:
+    """Compute the whisper once per step (the LLM summariser may be slow, and runs once: webhooks must not
+    wait for it); each step's recipient has its own whisper template."""
+    step = str(t.current.step)
+    # Transfers stored before whispers were per step have no `whisper_for`: theirs stands.
+    if t.whisper and t.fields.get("whisper_for", step) == step:
         return t
-    settings = t.settings
+    settings = t.leg_settings
     summary = t.summary
     transcript = t.context.get("transcript") or []
     if not summary and transcript:
@@ -38,5 +41,6 @@ def prepare_whisper(ctx: Context, t: Transfer) -> Transfer:
         if summary:
             whisper += f" {summary}"
     result = ctx.store.apply(t.id, t.call_sid, Change(event={"event": "whisper-prepared", "text": whisper},
-                                                      fields={"whisper": whisper, "summary": summary}))
+                                                      fields={"whisper": whisper, "summary": summary,
+                                                              "whisper_for": step}))
     return result.transfer if result and result.applied else t
