@@ -6,7 +6,9 @@ arguments (nothing ran).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -48,8 +50,16 @@ def parser(prog: str = "python -m devtools.scenarios") -> argparse.ArgumentParse
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m devtools.scenarios") -> int:
-    """Parse the arguments, run, print; the exit status."""
+    """Parse the arguments, run, print; the exit status (never a traceback: Ctrl-C included)."""
     args = parser(prog).parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:     # whatever was started is stopped by then (run()'s finally)
+        print("scenarios: interrupted", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _main(args) -> int:
     from .files import ScenarioFileError, load
 
     try:
@@ -81,6 +91,7 @@ def run(scenarios, args) -> int:
 
     stacks = Stacks(running=args.running, var_dir=args.var, sim_settings=dict(args.sim_set))
     results, keep = [], args.keep_logs
+    restore = _stop_on_sigterm()
     try:
         wanted = list({s.recipients.key: s.recipients for s in scenarios}.values())
         endpoints = stacks.endpoints(wanted)
@@ -92,15 +103,38 @@ def run(scenarios, args) -> int:
         keep = True
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print("scenarios: interrupted; stopping the stacks", file=sys.stderr)
+        print("scenarios: interrupted; stopping what was started", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:      # a bug here must still stop the stacks and say one line
+        print(f"scenarios: the runner failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        keep = True
         return EXIT_FAILED
     finally:
         failed = any(not r.passed for r in results)
-        stacks.close(keep_logs=keep or failed)
+        try:
+            stacks.close(keep_logs=keep or failed)
+        finally:
+            restore()
         if (keep or failed) and stacks.logs:
             print("logs of the stacks started here: " + ", ".join(map(str, stacks.logs.values())), file=sys.stderr)
     print(report.render(results))
     if args.junit:
-        junit.write(results, args.junit)
+        try:
+            junit.write(results, args.junit)
+        except OSError as exc:
+            print(f"scenarios: --junit {args.junit}: cannot write it ({exc.strerror or exc})", file=sys.stderr)
+            return EXIT_FAILED
         print(f"JUnit XML: {args.junit}", file=sys.stderr)
     return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED
+
+
+def _stop_on_sigterm():
+    """SIGTERM (a CI job cancelled, `kill`) stops the run like Ctrl-C; the function that restores the handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)

@@ -10,11 +10,11 @@ from urllib.parse import urlencode
 from .endpoint import Endpoint, EndpointError
 from .expect import check
 from .files import Scenario
-from .observe import FINAL, Observation, observe
+from .observe import FINAL, Observation, Refusal, observe
 from .parties import addresses, personas
 
-REACH_AGENT_SECONDS = 15     # the caller must be with the agent by then
-START_SECONDS = 15           # HandoffData: the service must have started a transfer by then
+REACH_AGENT_SECONDS = 15     # the caller must be with the agent by then (or by the scenario's timeout)
+START_SECONDS = 15           # HandoffData: the service must have started (or refused) a transfer by then
 POLL = 0.1
 REQUEST_KEYS = ("to", "mode", "reason", "summary", "message", "variables", "refer", "final")
 
@@ -68,18 +68,27 @@ def run(scenario: Scenario, endpoint: Endpoint, *, caller: str, agent_number: st
             endpoint.sim("POST", "/personas", entry)
         sip = "sip" in scenario.caller
         caller_sid = endpoint.sim("POST", "/calls", {"from": caller, "to": agent_number, "sip": sip})["sid"]
-        call = wait_until(lambda: _with_agent(endpoint, caller_sid), REACH_AGENT_SECONDS, cancel)
+        reach = min(REACH_AGENT_SECONDS, scenario.timeout)
+        call = wait_until(lambda: _with_agent(endpoint, caller_sid), reach, cancel)
         if call is None:
             state = endpoint.sim("GET", f"/calls/{caller_sid}")
-            raise ScenarioAborted(f"the caller never reached the agent (activity {state.get('activity')}, "
-                                  f"status {state.get('status')})")
+            raise ScenarioAborted(f"the caller never reached the agent within {reach:g} s (activity "
+                                  f"{state.get('activity')}, status {state.get('status')})"
+                                  f"{_last_error(endpoint, caller_sid)}")
         agent_url = (call.get("agent") or {}).get("url")
         if scenario.caller.get("variables"):
             endpoint.api("PUT", f"/calls/{caller_sid}/variables", {"variables": scenario.caller["variables"]})
-        transfer_id = _start(endpoint, scenario, caller_sid, cancel)
-        settled = wait_until(lambda: _settled(endpoint, transfer_id, caller_sid), scenario.timeout, cancel) is not None
+        started = _start(endpoint, scenario, caller_sid, call, cancel)
+        if isinstance(started, Refusal):
+            # Nothing to wait for: the caller never left the agent (or is back with it already).
+            transfer_id, refusal, settled = None, started, True
+        else:
+            transfer_id, refusal = started, None
+            settled = wait_until(lambda: _settled(endpoint, transfer_id, caller_sid), scenario.timeout,
+                                 cancel) is not None
         seen = observe(endpoint, transfer_id=transfer_id, caller_sid=caller_sid, caller_address=caller,
-                       agent_number=agent_number, names=known, agent_url=agent_url, settled=settled)
+                       agent_number=agent_number, names=known, agent_url=agent_url, settled=settled,
+                       refusal=refusal)
         result.seen = seen
         result.failures = check(scenario.expect, seen)
         if not settled:
@@ -111,8 +120,9 @@ def _with_agent(endpoint: Endpoint, sid: str) -> dict | None:
     return call if call.get("activity") == "with-agent" else None
 
 
-def _start(endpoint: Endpoint, scenario: Scenario, caller_sid: str, cancel: threading.Event | None) -> str:
-    """Start the transfer the way the scenario says; the transfer's id."""
+def _start(endpoint: Endpoint, scenario: Scenario, caller_sid: str, call: dict,
+           cancel: threading.Event | None) -> str | Refusal:
+    """Start the transfer the way the scenario says: the transfer's id, or the service's refusal."""
     start = scenario.start
     request = {key: start[key] for key in REQUEST_KEYS if key in start}
     if scenario.clock is not None:
@@ -120,35 +130,75 @@ def _start(endpoint: Endpoint, scenario: Scenario, caller_sid: str, cancel: thre
     via = start["via"]
     if via == "api":
         status, body = endpoint.api_answer("POST", f"/calls/{caller_sid}/transfers", request)
-        if status != 202:
-            raise ScenarioAborted(f"start: POST /api/calls/{{sid}}/transfers answered {status}: {_message(body)}")
-        return body["id"]
+        if status == 202 and isinstance(body, dict) and body.get("id"):
+            return body["id"]
+        if _refused(status, body):
+            return Refusal(via, str(body["error"].get("message") or ""), status)
+        raise ScenarioAborted(f"start: POST /api/calls/{{sid}}/transfers answered {status}: {_message(body)}")
     if via == "tool":
         arguments = {"call_sid": caller_sid, "destination": request.pop("to"), **request}
         status, body = endpoint.api_answer("POST", "/tools/transfer_call", arguments)
-        if status != 202 or not (body or {}).get("ok"):
-            raise ScenarioAborted(f"start: POST /api/tools/transfer_call answered {status}: {_message(body)}")
-        return body["transfer_id"]
+        if status == 202 and isinstance(body, dict) and body.get("ok") and body.get("transfer_id"):
+            return body["transfer_id"]
+        if _refused(status, body):
+            return Refusal(via, str(body["error"].get("message") or ""), status, sentence=str(body.get("result") or ""))
+        raise ScenarioAborted(f"start: POST /api/tools/transfer_call answered {status}: {_message(body)}")
+    sessions = (call.get("agent") or {}).get("sessions") or 0
     endpoint.sim("POST", f"/calls/{caller_sid}/agent/end", {"handoff_data": {"transfer": request}})
 
     def started():
         transfers = (endpoint.api("GET", f"/calls/{caller_sid}") or {}).get("transfers") or []
-        return transfers[-1]["id"] if transfers else None
+        if transfers:
+            return transfers[-1]["id"]
+        # A refusal: the service connects the caller to the agent again and tells it why.
+        state = endpoint.sim("GET", f"/calls/{caller_sid}")
+        agent = state.get("agent") or {}
+        parameters = agent.get("parameters") or {}
+        if state.get("activity") == "with-agent" and (agent.get("sessions") or 0) > sessions \
+                and parameters.get("transfer_outcome") == "transfer-refused":
+            return Refusal(via, str(parameters.get("transfer_detail") or "(no detail)"))
+        if state.get("status") in FINAL:
+            raise ScenarioAborted(f"start: the agent ended its session with HandoffData {request}, and the "
+                                  f"caller's call ended ({state.get('status')}) before any transfer started"
+                                  f"{_last_error(endpoint, caller_sid)}")
+        return None
 
-    transfer_id = wait_until(started, START_SECONDS, cancel)
-    if transfer_id is None:
+    wait = min(START_SECONDS, scenario.timeout)
+    found = wait_until(started, wait, cancel)
+    if found is None:
         state = endpoint.sim("GET", f"/calls/{caller_sid}")
         raise ScenarioAborted(f"start: the agent ended its session with HandoffData {request}, but the service "
-                              f"started no transfer within {START_SECONDS} s (the caller: {state.get('activity')})")
-    return transfer_id
+                              f"neither started a transfer nor refused it within {wait:g} s (the caller: "
+                              f"{state.get('activity')})")
+    return found
+
+
+def _refused(status: int, body) -> bool:
+    """The service's refusal to start this transfer (422 transfer_refused), not a request it could not read."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return status == 422 and isinstance(error, dict) and error.get("code") == "transfer_refused"
+
+
+def _last_error(endpoint: Endpoint, sid: str) -> str:
+    """`; the simulator logged error 11200: ...` from the call's timeline, when it has one."""
+    try:
+        timeline = endpoint.sim("GET", f"/calls/{sid}/timeline") or []
+    except EndpointError:
+        return ""
+    error = next((e for e in reversed(timeline) if isinstance(e, dict) and e.get("type") == "error"), None)
+    if error is None:
+        return ""
+    where = f" ({error['url']})" if error.get("url") else ""
+    return f"; the simulator logged error {error.get('code')}: {error.get('message')}{where}"
 
 
 def _message(body) -> str:
+    """The service's words: the tool's sentence, else the error's message, and the fields at fault."""
     if isinstance(body, dict):
-        error = body.get("error") or {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
         fields = error.get("fields") or {}
         where = f" ({', '.join(fields)})" if fields else ""
-        return (body.get("result") or error.get("message") or str(body)) + where
+        return str(body.get("result") or error.get("message") or body) + where
     return str(body)
 
 
@@ -178,5 +228,5 @@ def _clean_up(endpoint: Endpoint, caller_sid: str | None, agent_number: str, sco
                         and call.get("status") not in FINAL:
                     endpoint.sim("POST", f"/calls/{call['sid']}/hangup")
         endpoint.sim("DELETE", "/personas?" + urlencode([("scope", number) for number in scope]))
-    except EndpointError:
-        pass    # the stack may be going away: nothing left to keep clean
+    except Exception:   # noqa: BLE001 - the stack may be going away: nothing left to keep clean, and the
+        pass            # scenario's own result (its error, if any) is what the report must show

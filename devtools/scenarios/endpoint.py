@@ -7,6 +7,9 @@ from typing import Any, Mapping
 import requests
 
 
+NEEDED = ("PUBLIC_BASE_URL", "SIM_URL", "API_TOKEN", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN")
+
+
 class EndpointError(RuntimeError):
     """The service or the simulator answered something the runner cannot go on with (one line)."""
 
@@ -17,6 +20,9 @@ class Endpoint:
     def __init__(self, env: Mapping[str, str], *, origin: str):
         from handoff.config import _token_labels   # the one reading of API_TOKEN (labels, several tokens)
 
+        missing = [name for name in NEEDED if not env.get(name)]
+        if missing:
+            raise EndpointError(f"{origin}: its environment lacks {', '.join(missing)}")
         self.env = dict(env)
         self.origin = origin          # "make run at http://..." or "its own stack (log: ...)"
         self.base_url = env["PUBLIC_BASE_URL"].rstrip("/")

@@ -12,9 +12,18 @@ CONNECTED = ("bridged", "conference", "announce", "whisper")   # kinds that are 
 def check(expect: dict, seen: Observation) -> list[str]:
     """Why the scenario failed ([] when every expectation holds)."""
     failures = []
-    if "outcome" in expect and seen.outcome != expect["outcome"]:
+    refusal = seen.refusal
+    if "refused" in expect:
+        problem = refused_problem(expect["refused"], seen)
+        if problem:
+            failures.append(f"refused: {problem}")
+    elif refusal is not None:
+        # The transfer never started: one line with the service's words instead of outcome and path.
+        wanted = expect.get("outcome") or (f"path {show_path(expect['path'])}" if "path" in expect else "a transfer")
+        failures.append(f"expected {wanted}, but the service refused the transfer: {refusal}")
+    if "outcome" in expect and refusal is None and seen.outcome != expect["outcome"]:
         failures.append(f"outcome: expected {expect['outcome']}, got {seen.outcome or 'no outcome'}")
-    if "path" in expect:
+    if "path" in expect and refusal is None:
         steps = seen.path()
         if not path_matches(expect["path"], steps):
             failures.append(f"path: expected {show_path(expect['path'])}, got {show_steps(steps)}")
@@ -37,6 +46,19 @@ def check(expect: dict, seen: Observation) -> list[str]:
         if wanted not in labels and wanted.lower() not in labels:
             failures.append(f"caller_ends: expected {wanted}, but the caller is {where}")
     return failures
+
+
+def refused_problem(wanted, seen: Observation) -> str | None:
+    """None when the service refused the transfer (with these words, when `wanted` is a text)."""
+    refusal = seen.refusal
+    if refusal is None:
+        got = f"got {seen.outcome or 'no outcome'}"
+        if seen.transfer is not None:
+            got += f", path {show_steps(seen.path())}"
+        return f"expected the service to refuse the transfer, but it started ({got})"
+    if wanted is not True and not refusal.matches(str(wanted)):
+        return f"expected a refusal saying {str(wanted)!r}, got: {refusal}"
+    return None
 
 
 # --- path ----------------------------------------------------------------------------------------

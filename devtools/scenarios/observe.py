@@ -13,6 +13,25 @@ IN_CONFERENCE = ("in-conference",)
 STEP_EVENTS = ("dialing", "handed-to-agent")   # a step of the plan reached: its targets dialed or connected
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """The service declined to start the transfer: nobody to dial, or a request it cannot carry out."""
+
+    via: str              # api | tool | handoff_data
+    message: str          # the service's reason (the API's error message, the agent's transfer_detail)
+    status: int | None = None    # the HTTP status (api, tool)
+    sentence: str = ""    # the tool endpoint's sentence for the LLM
+
+    def matches(self, text: str) -> bool:
+        """Whether `text` is in the refusal's words (any case): its message or the tool's sentence."""
+        return any(text.casefold() in words.casefold() for words in (self.message, self.sentence) if words)
+
+    def __str__(self) -> str:
+        how = {"api": "POST /api/calls/{sid}/transfers answered", "tool": "POST /api/tools/transfer_call answered",
+               "handoff_data": "the agent's HandoffData was refused"}[self.via]
+        return f"{how}{f' {self.status}' if self.status else ''}: {self.message}"
+
+
 @dataclass
 class Leg:
     """A call the simulator placed to a recipient for this scenario's transfer."""
@@ -42,6 +61,7 @@ class Observation:
     agent_url: str | None                 # the agent the caller was with before the transfer
     calls: list[dict] = field(default_factory=list)
     settled: bool = True
+    refusal: Refusal | None = None        # the service refused to start the transfer (then no transfer)
 
     # --- the transfer ---------------------------------------------------------------------------
     @property
@@ -144,7 +164,8 @@ class Observation:
 
 
 def observe(endpoint: Endpoint, *, transfer_id: str | None, caller_sid: str, caller_address: str,
-            agent_number: str, names: dict[str, str], agent_url: str | None, settled: bool) -> Observation:
+            agent_number: str, names: dict[str, str], agent_url: str | None, settled: bool,
+            refusal: Refusal | None = None) -> Observation:
     """Read everything back once the scenario has settled (or given up waiting)."""
     transfer = endpoint.api("GET", f"/transfers/{transfer_id}") if transfer_id else None
     calls = endpoint.sim("GET", "/calls") or []
@@ -166,4 +187,5 @@ def observe(endpoint: Endpoint, *, transfer_id: str | None, caller_sid: str, cal
     return Observation(transfer=transfer, caller=caller, caller_address=caller_address,
                        caller_heard=endpoint.sim("GET", f"/calls/{caller_sid}/heard") or [],
                        caller_timeline=endpoint.sim("GET", f"/calls/{caller_sid}/timeline") or [],
-                       legs=legs, names=names, agent_url=agent_url, calls=calls, settled=settled)
+                       legs=legs, names=names, agent_url=agent_url, calls=calls, settled=settled,
+                       refusal=refusal)

@@ -22,7 +22,9 @@ def _short(outcome: str | None) -> str:
 
 def expected_words(result: Result) -> str:
     expect = result.scenario.expect
-    words = [_short(expect.get("outcome"))]
+    refused = expect.get("refused")
+    words = ["refused" + (f" {refused!r}" if isinstance(refused, str) else "")] if refused else []
+    words.append(_short(expect.get("outcome")))
     if "path" in expect:
         words.append(show_path(expect["path"]))
     if "caller_ends" in expect:
@@ -34,8 +36,11 @@ def actual_words(result: Result) -> str:
     if result.error:
         return f"error: {result.error}"
     seen = result.seen
-    words = [_short(seen.outcome) or "no outcome"]
-    if "path" in result.scenario.expect or seen.outcome is None:
+    if seen.refusal is not None:
+        words = [f"refused: {seen.refusal.message}"]
+    else:
+        words = [_short(seen.outcome) or "no outcome"]
+    if seen.refusal is None and ("path" in result.scenario.expect or seen.outcome is None):
         words.append(show_steps(seen.path()))
     if "caller_ends" in result.scenario.expect:
         labels, where = seen.caller_end()
@@ -92,6 +97,10 @@ def timeline(result: Result) -> list[str]:
     """The transfer's events: time offset, event, recipient (leg), Twilio's evidence, then the rest."""
     seen = result.seen
     events = seen.events if seen else []
+    if seen is not None and seen.refusal is not None:
+        said = str(seen.refusal)
+        lines = [] if any(said in failure for failure in result.failures) else [f"  refused: {said}"]
+        return lines + ([f"  the tool's sentence: {seen.refusal.sentence}"] if seen.refusal.sentence else [])
     if not events:
         return ["  timeline: no transfer events"]
     try:

@@ -68,7 +68,8 @@ def run_all(scenarios: list[Scenario], endpoints: dict[str, Endpoint], *, jobs: 
                                caller=scenario.pinned_caller or numbers.caller(), agent_number=numbers.agent())
             with lock:
                 results[order[id(scenario)]] = result
-                progress(result, len(results), len(scenarios))
+                if not cancel.is_set():     # after Ctrl-C, "interrupted" for each scenario says nothing new
+                    progress(result, len(results), len(scenarios))
 
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:

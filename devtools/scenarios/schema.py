@@ -151,9 +151,21 @@ class StartSchema(Strict):
                                       "(give call variables under caller.variables)", extra[0])
 
 
+class Refused(fields.Field):
+    """`true`, or a text the refusal's message must contain (any case)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is True:
+            return True
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+        raise ValidationError("must be true, or a text the refusal's message contains (e.g. \"nobody can take\")")
+
+
 class ExpectSchema(Strict):
     outcome = fields.String(validate=validate.OneOf(OUTCOMES, error="must be one of {choices}"))
     path = PathField()
+    refused = Refused()     # the service refuses to start the transfer (422, ok: false, or the agent told why)
     caller_heard = HeardList()
     heard = fields.Dict(keys=fields.String(), values=HeardList())
     max_hold_seconds = fields.Float(validate=validate.Range(min=0))
@@ -163,6 +175,11 @@ class ExpectSchema(Strict):
     def _something(self, data, **kwargs):
         if not data:
             raise ValidationError("expect at least one of: " + ", ".join(self.fields))
+        if "refused" in data:
+            started = [key for key in ("outcome", "path") if key in data]
+            if started:
+                raise ValidationError(f"a refused transfer has no {' or '.join(started)}: give refused, or "
+                                      f"{' and '.join(started)}, not both", "refused")
 
 
 class ScenarioSchema(Strict):

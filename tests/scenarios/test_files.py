@@ -57,3 +57,25 @@ def test_a_scenario_without_a_name_is_named_by_its_index(scenario_file):
     assert result.returncode == 2
     assert f"{path}: scenarios[1]: name: required" in result.stderr
     assert f"{path}: scenarios[1]: start.via: must be one of api, handoff_data, tool" in result.stderr
+
+
+def test_refused_is_true_or_a_text_and_excludes_outcome_and_path(scenario_file):
+    path = scenario_file("""\
+        recipients: {recipients}
+        scenarios:
+          - {name: fine, expect: {refused: nobody can take, caller_ends: agent}}
+          - {name: also fine, expect: {refused: true, heard: {front_desk: nothing}}}
+          - {name: with an outcome, expect: {refused: true, outcome: transfer-success}}
+          - {name: with a path, expect: {refused: true, path: [front_desk]}}
+          - {name: refused false, expect: {refused: false}}
+    """)
+    result = run("check", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert f'{path}: scenario "with an outcome": expect.refused: a refused transfer has no outcome: give refused, ' \
+           "or outcome, not both" in lines
+    assert f'{path}: scenario "with a path": expect.refused: a refused transfer has no path: give refused, ' \
+           "or path, not both" in lines
+    assert f'{path}: scenario "refused false": expect.refused: must be true, or a text the refusal\'s message ' \
+           'contains (e.g. "nobody can take")' in lines
+    assert not any('"fine"' in line or '"also fine"' in line for line in lines)
