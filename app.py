@@ -14,12 +14,8 @@ from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from blueprints import api, cli, health, metrics, transfer_callbacks, voice
-from blueprints import api_events, api_listing, openapi
-from blueprints import analytics
-from blueprints import inspector
-from blueprints import inspector_analytics
-from blueprints import audit_log, scenarios_cli
+from blueprints import (analytics, api, api_events, api_listing, audit_log, cli, health, inspector,
+                        inspector_analytics, metrics, openapi, scenarios_cli, transfer_callbacks, voice)
 from blueprints.errors import register_error_handlers
 from handoff.config import Config, ConfigError
 from handoff.log_masking import setup_log_masking
