@@ -63,17 +63,15 @@ Handoff is running (local mode{', Twilio simulator' if stack.simulator else ''})
   recipients   {env['TRANSFER_CONFIG']}
   environment  {stack.var_dir / 'local.env'}   (read by `flask --app app routing …`)""")
     if stack.simulator:
-        sim_url, auth = stack.sim_url, ":".join(stack.sim_auth)
+        sim_url = stack.sim_url
         print(f"""  simulator    {sim_url}   (personas: examples/personas.yaml)
 
-Try it: place a call from a scripted caller to the agent's number, then transfer it warm to the supervisor:
-  export API_TOKEN={token}
-  CALL=$(curl -s -u {auth} -H 'Content-Type: application/json' \\
-      -d '{{"from": "{DEMO_CALLER}", "to": "{stack.agent_number}"}}' {sim_url}/sim/calls | python3 -c 'import json,sys; print(json.load(sys.stdin)["sid"])')
-  curl -s -H "Authorization: Bearer $API_TOKEN" -H 'Content-Type: application/json' \\
-      -d '{{"to": "browser_console", "mode": "warm", "reason": "refund"}}' {base}/api/calls/$CALL/transfers
-  curl -s -H "Authorization: Bearer $API_TOKEN" {base}/api/calls/$CALL   # the transfer: status, outcome, timeline
-  curl -s -u {auth} {sim_url}/sim/calls/$CALL/heard     # what the caller heard
+Try it, in a second shell from this directory (README.md, "Try a transfer", has more):
+  . devtools/local.sh          # API, AUTH, SIM and new_call / wait_outcome, from {stack.var_dir / 'local.env'}
+  CALL_SID=$(new_call)         # a scripted caller phones the agent's number {stack.agent_number}
+  curl -s -H "$AUTH" -H 'Content-Type: application/json' -d '{{"to": "browser_console", "mode": "warm"}}' $API/calls/$CALL_SID/transfers
+  curl -s -H "$AUTH" $API/calls/$CALL_SID                  # the call and its transfer: status, outcome, timeline
+  curl -s -u $SIM $SIM_URL/sim/calls/$CALL_SID/heard       # what the caller heard
 """)
     print("Ctrl-C stops everything (Redis last); the state stays under "
           f"{stack.var_dir} for the next `make run`.\n", flush=True)

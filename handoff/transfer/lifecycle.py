@@ -144,13 +144,13 @@ class Lifecycle:
         elif kind is DeadlineKind.DIAL:
             mode.dial(t)
         elif kind is DeadlineKind.ATTEMPT:
-            if not mode.reconcile(t):
+            if not mode.reconcile(t) and not self.caller_left(t):
                 ringing = t.status in (TransferStatus.DIALING, TransferStatus.RINGING)
                 self.attempt_failed(t, Outcome.TIMEOUT, "no answer in time" if ringing else "no key pressed in time",
                                     {"event": "timeout", "stage": "attempt", "attempt": t.attempt},
                                     result=AttemptResult.NO_ANSWER if ringing else AttemptResult.TIMEOUT)
                 self.end_legs(t.id, attempt=t.attempt)
-        elif kind is DeadlineKind.JOIN and not mode.reconcile(t):
+        elif kind is DeadlineKind.JOIN and not mode.reconcile(t) and not self.caller_left(t):
             self.attempt_failed(t, Outcome.CONNECTION_ERROR, "accepted but never joined",
                                 {"event": "timeout", "stage": "join", "attempt": t.attempt, "leg": t.bridged_leg},
                                 result=AttemptResult.FAILED)
@@ -160,6 +160,23 @@ class Lifecycle:
     def _caller_gone(self, t: Transfer) -> bool:
         call = self.store.get_call(t.call_sid) or {}
         return call.get("status") in CALL_ENDED
+
+    def caller_left(self, t: Transfer) -> bool:
+        """Job: ask Twilio whether the caller's call is over, before a timeout or a fallback acts for them.
+
+        Its hang-up callback may have been lost, or Twilio no longer knows the call (404: the simulator
+        after a restart). An ended or unknown call is recorded as ended, so `advance` cancels the transfer
+        instead of timing it out, or ringing the next recipient, for nobody."""
+        try:
+            status = self.ctx.gateway.call_status(t.call_sid)
+        except GatewayError as exc:
+            if not exc.call_is_gone:
+                return False      # cannot tell: the caller is presumed there
+            status = "completed"
+        if status not in CALL_ENDED:
+            return False
+        self.call_ended(t.call_sid, status)
+        return True
 
     def _return(self, t: Transfer, tries: int) -> bool:
         """The transfer is over: end its open legs and give the caller its next document, once."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..gateway import GatewayError, LegRequest
 from ..record import Transfer
-from ..state import (CALL_ENDED, DIAL_RESULTS, WAITING, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome,
+from ..state import (DIAL_RESULTS, WAITING, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome,
                      Stamp, TransferStatus)
 from ..store import Change, Deadline, LegChange
 from ..targets import TargetKind
@@ -81,7 +81,7 @@ class WarmMode(ModeBase):
 
     def dial(self, t: Transfer) -> None:
         """Job: dial every target of the attempt that is due (its deadline armed first)."""
-        if t.attempt > 0 and self._caller_gone(t):
+        if t.attempt > 0 and self.lifecycle.caller_left(t):   # a retry or fallback never touches the caller's call
             return
         t = self.resolve(t)
         if t is None:
@@ -141,22 +141,6 @@ class WarmMode(ModeBase):
                 event={"event": "bridged", "leg": t.bridged_leg, "reconciled": True}, attempt=t.attempt,
                 sources=[TransferStatus.BRIDGED], detail="bridged"))
         return joined
-
-    def _caller_gone(self, t: Transfer) -> bool:
-        """Before a retry or fallback, whose dialing never touches the caller's call: is the caller still
-        there? Its hang-up callback may have been lost, or Twilio no longer knows the call (404: the
-        simulator after a restart). An ended or unknown call is recorded as ended, and `advance` then
-        ends the transfer instead of ringing the next recipient for nobody."""
-        try:
-            status = self.ctx.gateway.call_status(t.call_sid)
-        except GatewayError as exc:
-            if not exc.call_is_gone:
-                return False      # cannot tell: the caller is presumed there
-            status = "completed"
-        if status not in CALL_ENDED:
-            return False
-        self.lifecycle.call_ended(t.call_sid, status)
-        return True
 
     # ------------------------------------------------------------------ leg callbacks (webhooks)
     def leg_status(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, call_status: str,
