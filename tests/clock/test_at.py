@@ -109,3 +109,24 @@ def test_a_cold_dial_that_fails_before_a_dynamic_recipient_holds_the_caller_unti
     assert done["mode"] == "cold" and _dialed(done) == [SILENT, DAVE], done["timeline"]
     assert done["outcome"] == "transfer-success", done["timeline"]
     assert not [e for e in sim.errors() if e.get("call_sid") == caller], sim.errors()
+
+
+def test_twilio_refusing_once_to_move_the_held_caller_into_the_dynamic_dial_changes_nothing(
+        sim, clock_api, clock_phone, finished, answering):
+    # The caller holds while a worker asks the on-call webhook; the redirect into the next Dial then gets a 429
+    # once (Twilio's rate limit): the job retries it, and the caller still reaches whoever is on call.
+    caller = clock_phone("+14155550899")
+    response = clock_api("post", f"/api/calls/{caller}/transfers",
+                         json={"to": "auto", "variables": {"intent": "escalate", "mode": "cold"},
+                               "at": MONDAY_MORNING})
+    assert response.status_code == 202, response.get_json()
+    transfer_id = response.get_json()["id"]
+    sim.wait_for(lambda: sim.call(caller)["activity"] == "dialing", timeout=10, message="the caller's first Dial")
+    sim.add_fault(target="rest", method="POST", path_contains=f"/Calls/{caller}", status=429, times=1)
+    try:
+        done = finished(transfer_id)
+        refused = [h for h in sim.faults()["hits"] if h["status"] == 429]
+    finally:
+        sim.clear_faults()
+    assert refused, "the 429 fired"
+    assert _dialed(done) == [SILENT, DAVE] and done["outcome"] == "transfer-success", done["timeline"]

@@ -113,3 +113,21 @@ def test_the_requests_caller_id_holds_for_every_step(sim, phone, step_api):
     assert done["outcome"] == "transfer-success", done["outcome_detail"]
     box = _legs(sim, BOX, done)
     assert box and box[-1]["from"] == AGENT_NUMBER
+
+
+def test_a_direct_leg_whose_join_callback_is_lost_is_still_connected(sim, phone, step_api):
+    # The box answers and is sent into the conference, but Twilio's word that it joined never arrives:
+    # the join deadline, armed with the direct join, asks Twilio instead of leaving the caller on hold.
+    sim.add_persona({"address": DESK, **HUMAN_DECLINES})
+    sim.add_persona({"address": BOX, **VOICEMAIL})
+    caller = phone(CALLER)
+    sim.add_fault(target="webhook", url_contains="/conference", action="drop", status="participant-join",
+                  call_to=BOX)
+    try:
+        transfer = step_api("post", f"/api/calls/{caller}/transfers", json={"to": "step_desk"}).get_json()
+        done = _wait(sim, step_api, transfer["id"], timeout=40)
+    finally:
+        sim.clear_faults()
+    assert done["outcome"] == "transfer-success", done["outcome_detail"]
+    assert [e for e in done["timeline"] if e["event"] == "bridged" and e.get("reconciled")], events(done)
+    assert "direct-join" in events(done)
