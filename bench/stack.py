@@ -21,7 +21,7 @@ import requests
 from twilio.request_validator import RequestValidator
 
 from devtools.embedded_redis import free_port, start_embedded_redis
-from simulator.testing import TEST_SETTINGS, SimClient
+from simulator.testing import TEST_SETTINGS, SimClient, handoff_number
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_SID = "AC" + "beec0ff0" * 4
@@ -100,9 +100,7 @@ class Stack:
         self._wait_http("simulator", lambda: self.sim.settings())
         self._wait_http("app", lambda: requests.get(self.app_url + "/healthz", timeout=2).raise_for_status())
         self._wait_http("bare", lambda: requests.post(self.bare_url + "/ready", timeout=2).raise_for_status())
-        self.sim.set_number(AGENT_NUMBER, voice_url=f"{self.app_url}/voice/incoming",
-                            voice_fallback_url=f"{self.app_url}/voice/fallback",
-                            status_callback=f"{self.app_url}/voice/status")
+        self.sim.set_number(AGENT_NUMBER, **handoff_number(self.app_url))
         self.validator = RequestValidator(AUTH_TOKEN)
         self.api = requests.Session()
         self.api.headers["Authorization"] = f"Bearer {API_TOKEN}"

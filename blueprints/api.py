@@ -14,7 +14,8 @@ from .api_schemas import (IDEMPOTENCY_KEY, TOOLS_ANSWER, CallSchema, CallVariabl
 from .body import idempotency_key, json_body, parse_json
 from .errors import ApiError, flatten
 from .openapi import doc
-from .schemas import CALL_SID, ExplainSchema, ToolCallSchema, TransferRequestSchema, VariablesSchema, stringify
+from .schemas import (CALL_SID, TRANSFER_ID_PATTERN, ExplainSchema, ToolCallSchema, TransferRequestSchema,
+                      VariablesSchema, stringify)
 from .security import bearer_token
 from .twiml_response import service
 
@@ -27,7 +28,7 @@ _tool_call = ToolCallSchema()
 _tools_query = ToolsQuery()
 
 
-_TRANSFER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_TRANSFER_ID = re.compile(TRANSFER_ID_PATTERN)
 
 
 def _check_call_sid(call_sid: str) -> None:
@@ -37,10 +38,20 @@ def _check_call_sid(call_sid: str) -> None:
         raise ApiError(404, "not_found", "No such call: a call SID is CA + 32 hex digits") from None
 
 
-def _check_transfer_id(transfer_id: str) -> None:
-    # Ours are "tr_" + hex: anything else cannot exist, and need not reach Redis.
+def check_transfer_id(transfer_id: str, message: str = "No such transfer") -> None:
+    """404 with `message` for an id that is not one of ours: it cannot exist, and need not reach Redis."""
     if not _TRANSFER_ID.match(transfer_id):
-        raise ApiError(404, "not_found", "No such transfer")
+        raise ApiError(404, "not_found", message)
+
+
+def cancel(transfer_id: str, **detail) -> None:
+    """Cancel a transfer: 404 if unknown, 409 if it can no longer be cancelled."""
+    try:
+        service().cancel(transfer_id, **detail)
+    except KeyError:
+        raise ApiError(404, "not_found", f"No transfer {transfer_id}") from None
+    except TransferConflict as exc:
+        raise ApiError(409, "not_cancellable", str(exc)) from None
 
 
 def _holder():
@@ -121,7 +132,7 @@ def create_transfer(call_sid: str):
 @doc(response=TransferSchema, tags=["transfers"])
 def get_transfer(transfer_id: str):
     """The transfer with its status, outcome and timeline."""
-    _check_transfer_id(transfer_id)
+    check_transfer_id(transfer_id)
     return jsonify(_found(service().transfer_view(transfer_id), f"No transfer {transfer_id}"))
 
 
@@ -130,7 +141,7 @@ def get_transfer(transfer_id: str):
 @doc(response=TransferContextSchema, tags=["transfers"])
 def get_transfer_context(transfer_id: str):
     """The conversation context handed to the receiving agent (agent-to-agent hand-off)."""
-    _check_transfer_id(transfer_id)
+    check_transfer_id(transfer_id)
     return jsonify(_found(service().context_view(transfer_id), f"No transfer {transfer_id}"))
 
 
@@ -139,13 +150,8 @@ def get_transfer_context(transfer_id: str):
 @doc(response=TransferSchema, tags=["transfers"], errors={409: "The transfer can no longer be cancelled"})
 def cancel_transfer(transfer_id: str):
     """Cancel a transfer that has not connected yet; the caller returns to the agent."""
-    _check_transfer_id(transfer_id)
-    try:
-        service().cancel(transfer_id)
-    except KeyError:
-        raise ApiError(404, "not_found", f"No transfer {transfer_id}") from None
-    except TransferConflict as exc:
-        raise ApiError(409, "not_cancellable", str(exc)) from None
+    check_transfer_id(transfer_id)
+    cancel(transfer_id)
     return jsonify(service().transfer_view(transfer_id))
 
 

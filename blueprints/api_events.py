@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from datetime import datetime
@@ -26,7 +25,8 @@ from handoff.events import Event
 from handoff.feed_hub import FeedHub, HubFull, Subscription, SubscriptionClosed
 
 from .errors import ApiError
-from .listing_schemas import ID_PATTERN, EVENT_ID, TRANSFERID_PATTERN, EventSchema, EventsQuery, query_args
+from .api import check_transfer_id
+from .listing_schemas import ID_PATTERN, EVENT_ID, EventSchema, EventsQuery, query_args
 from .openapi import doc
 from .security import bearer_token
 
@@ -58,15 +58,14 @@ def feed_hub(app=None) -> FeedHub:
             hub = app.extensions.get("feed_hub")
             if hub is None:
                 runtime = app.extensions["handoff"]
-                limit = getattr(runtime.config, "max_streams", None) or app.config.get("HANDOFF_MAX_STREAMS",
-                                                                                      MAX_STREAMS)
+                limit = app.config.get("HANDOFF_MAX_STREAMS", MAX_STREAMS)
                 hub = app.extensions["feed_hub"] = FeedHub(runtime.events, max_subscribers=int(limit))
     return hub
 
 
 def _format(event: Event) -> str:
     kind = "".join(ch for ch in event.type if ch not in "\r\n") or "message"
-    return f"id: {event.id}\nevent: {kind}\ndata: {json.dumps(event.to_dict(), separators=(',', ':'))}\n\n"
+    return f"id: {event.id}\nevent: {kind}\ndata: {event.compact_json}\n\n"
 
 
 def event_stream(subscription: Subscription, *, finish_at: float | None = None, finish_on_completed: bool = False,
@@ -168,7 +167,8 @@ def transfer_events(transfer_id: str):
     """
     query, stream, after = _read_query()
     runtime = current_app.extensions["handoff"]
-    transfer = runtime.store.get_transfer(transfer_id) if re.match(TRANSFERID_PATTERN, transfer_id) else None
+    check_transfer_id(transfer_id, f"No transfer {transfer_id}")
+    transfer = runtime.store.get_transfer(transfer_id)
     if transfer is None:
         raise ApiError(404, "not_found", f"No transfer {transfer_id}")
     if not stream:

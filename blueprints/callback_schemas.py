@@ -18,6 +18,7 @@ class TransferCallbackQuery(Schema):
     attempt = fields.Int(data_key="a", load_default=0, validate=validate.Range(min=0, max=10_000))
     leg = Text(data_key="leg", load_default=None, max_length=64)
     ring_timeout = fields.Int(data_key="rt", load_default=30, validate=validate.Range(min=1, max=600))
+    next_dynamic = fields.Bool(data_key="nd", load_default=False)   # a cold Dial's next attempt is dynamic
     detection_timeout = fields.Int(data_key="dt", load_default=0, validate=validate.Range(min=0, max=600))
     screen_window = fields.Int(data_key="sw", load_default=60, validate=validate.Range(min=1, max=3600))
     accept_timeout = fields.Int(data_key="at", load_default=8, validate=validate.Range(min=1, max=600))

@@ -1,7 +1,7 @@
 """One JSON error shape for the whole service: {"error": {"code", "message", "fields"}}."""
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -50,13 +50,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _validation_error(exc: ValidationError):
         fields = flatten(exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages})
-        names = ", ".join(sorted(fields))
-        if request.path.startswith("/voice/"):
-            # A malformed Twilio webhook is a bad request (Twilio logs it as error 11200), not input
-            # a person could correct: 400, like Twilio's own answer to a malformed request.
-            current_app.logger.warning("bad Twilio request on %s: %s", request.path, fields)
-            return error_response(400, "invalid_webhook", f"Malformed Twilio request: {names}", fields)
-        return error_response(422, "invalid_request", f"Invalid input: {names}", fields)
+        return error_response(422, "invalid_request", f"Invalid input: {', '.join(sorted(fields))}", fields)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

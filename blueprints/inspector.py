@@ -6,17 +6,15 @@ swimlane shows (handoff/swimlanes.py); the page's JavaScript only draws it.
 """
 from __future__ import annotations
 
-import re
-
 from flask import Blueprint, current_app, jsonify, render_template
 
 from handoff import swimlanes
 from handoff.state import Outcome, TransferMode, TransferStatus
-from handoff.transfer.requests import TransferConflict
 from handoff.transfer.views import present_transfer
 
 from . import inspector_auth as auth
 from . import inspector_stream
+from .api import cancel as cancel_transfer, check_transfer_id
 from .api_listing import listing, read_page
 from .errors import ApiError
 from .listing_schemas import CallQuery, TransferQuery
@@ -25,7 +23,6 @@ bp = Blueprint("inspector", __name__, url_prefix="/inspector", template_folder="
                static_folder="static/inspector", static_url_path="/static")
 bp.record_once(lambda state: auth.configure(state.app))
 
-_TRANSFER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _transfer_query = TransferQuery()
 _call_query = CallQuery()
 # Everything the page loads comes from us: no inline script, no other origin.
@@ -72,8 +69,7 @@ def index():
 @auth.login_required(page=True)
 def transfer_page(transfer_id: str):
     """The Inspector with one transfer open (a link people can share)."""
-    if not _TRANSFER_ID.match(transfer_id):
-        raise ApiError(404, "not_found", "No such transfer")
+    check_transfer_id(transfer_id)
     return _page(transfer_id)
 
 
@@ -117,8 +113,7 @@ def calls():
 
 
 def _swimlanes(transfer_id: str) -> dict:
-    if not _TRANSFER_ID.match(transfer_id):
-        raise ApiError(404, "not_found", "No such transfer")
+    check_transfer_id(transfer_id)
     store = _runtime().store
     t, events = store.get_transfer_with_events(transfer_id)
     if t is None:
@@ -156,13 +151,7 @@ bp.add_url_rule("/stream", "stream", auth.login_required(page=False)(inspector_s
 @auth.action
 def cancel(transfer_id: str):
     """Cancel a transfer in flight (as POST /api/transfers/{id}/cancel does); answers its swimlanes."""
-    if not _TRANSFER_ID.match(transfer_id):
-        raise ApiError(404, "not_found", "No such transfer")
-    try:
-        _runtime().service.cancel(transfer_id, detail="cancelled from the Live Inspector")
-    except KeyError:
-        raise ApiError(404, "not_found", f"No transfer {transfer_id}") from None
-    except TransferConflict as exc:
-        raise ApiError(409, "not_cancellable", str(exc)) from None
+    check_transfer_id(transfer_id)
+    cancel_transfer(transfer_id, detail="cancelled from the Live Inspector")
     auth.audit("transfer-cancel", auth.current_label(), transfer_id=transfer_id, via="inspector")
     return jsonify(_swimlanes(transfer_id))

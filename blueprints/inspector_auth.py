@@ -26,6 +26,7 @@ from flask.sessions import SecureCookieSessionInterface
 from handoff.audit import record_inspector_action
 
 from .errors import ApiError
+from .security import match_token
 
 SESSION_LIFETIME = timedelta(hours=12)
 COOKIE_NAME = "handoff_inspector"
@@ -76,14 +77,11 @@ def _fingerprint(token: str) -> str:
     return hmac.new(str(current_app.secret_key).encode(), token.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def match_token(candidate: str) -> str | None:
-    """The label of the API token `candidate` is, compared in constant time with every token."""
-    label = None
-    for token, name in _config().token_labels.items():
-        # No early exit: every token is compared, whichever matches.
-        if hmac.compare_digest(candidate.encode(), token.encode()) and candidate:
-            label = name
-    return label
+def _label_of(candidate: str) -> str | None:
+    """The label of the API token `candidate` is, or None."""
+    labels = _config().token_labels
+    token = match_token(candidate, labels)
+    return None if token is None else labels[token]
 
 
 def current_label() -> str | None:
@@ -152,7 +150,7 @@ def login():
     source = current_app.extensions.get("inspector_key_source")
     error, status = None, 200
     if request.method == "POST":
-        label = match_token((request.form.get("token") or "").strip()) if source != "missing" else None
+        label = _label_of((request.form.get("token") or "").strip()) if source != "missing" else None
         if source == "missing":
             error, status = "The Inspector is off until SECRET_KEY is set.", 503
         elif label is None:

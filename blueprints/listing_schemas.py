@@ -21,7 +21,6 @@ CALL_STATUSES = ["queued", "initiated", "ringing", "in-progress", "completed", "
                  "canceled"]
 
 ID_PATTERN = r"^\d{1,20}(-\d{1,20})?$"
-TRANSFERID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"
 _SPLIT = re.compile(r"\s*,\s*")
 
 

@@ -1,7 +1,6 @@
 """GET /metrics for Prometheus (bearer METRICS_TOKEN when set), and the Twilio webhooks' latency timer."""
 from __future__ import annotations
 
-import hmac
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -9,6 +8,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from handoff import metrics
 
 from .errors import ApiError
+from .security import bearer_from, match_token
 
 bp = Blueprint("metrics", __name__)
 
@@ -19,8 +19,7 @@ def scrape():
     runtime = current_app.extensions["handoff"]
     expected = runtime.config.metrics_token
     if expected:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        if match_token(bearer_from(request.headers.get("Authorization", "")).strip(), [expected]) is None:
             raise ApiError(401, "unauthorized", "Missing or invalid bearer token (METRICS_TOKEN)",
                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     registry = current_app.extensions.get("metrics_registry")

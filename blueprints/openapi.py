@@ -43,6 +43,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app, jsonify
 from marshmallow import Schema, fields
 
+from .schemas import TRANSFER_ID_PATTERN
 from .security import bearer_token
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
@@ -52,7 +53,7 @@ VERSION = "1.0.0"
 _REGISTRY: dict[tuple[str, str], dict] = {}
 _PATH_PARAMETERS = {   # the shapes our path parameters take (anything else cannot exist: 404)
     "call_sid": {"type": "string", "pattern": r"^CA[0-9a-f]{32}$", "description": "A Twilio call SID."},
-    "transfer_id": {"type": "string", "pattern": r"^[A-Za-z0-9_\-]{1,64}$", "description": "A transfer id."},
+    "transfer_id": {"type": "string", "pattern": TRANSFER_ID_PATTERN, "description": "A transfer id."},
 }
 _REASONS = {400: "Bad request", 401: "Missing or invalid bearer token", 403: "Forbidden",
             404: "Not found", 409: "Conflict with the current state", 413: "The body is too large",

@@ -14,6 +14,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_loa
 from handoff.routing.hours import check_instant
 
 CALL_SID = validate.Regexp(r"^CA[0-9a-f]{32}$", error="must be a Twilio call SID (CA + 32 hex digits)")
+TRANSFER_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,64}$"   # ours are "tr_" + hex: anything else cannot exist
 MAX_VARIABLES = 50
 MODES = ["cold", "warm", "agent"]
 
@@ -308,7 +309,7 @@ def load_handoff_data(raw: str | None) -> dict | None:
             "context": {"transcript": loaded["transcript"]}, "at": loaded["at"]}
 
 
-__all__ = ["CALL_SID", "MAX_VARIABLES", "AgentEndedForm", "CallStatusForm",
+__all__ = ["CALL_SID", "MAX_VARIABLES", "TRANSFER_ID_PATTERN", "AgentEndedForm", "CallStatusForm",
            "ConferenceEventForm", "DialActionForm", "ExplainSchema", "GatherForm", "HandoffDataSchema",
            "IdempotencyKeySchema", "IncomingCallForm", "ReferActionForm", "Text", "ToolCallSchema",
            "TransferRequestSchema", "TwilioForm", "VariablesSchema", "load_handoff_data", "stringify",

@@ -27,20 +27,33 @@ def twilio_signed(view):
     return wrapper
 
 
+def match_token(candidate: str, tokens) -> str | None:
+    """The one of `tokens` that `candidate` is, or None; compared in constant time with every token."""
+    found = None
+    for token in tokens:
+        # No early exit: every token is compared, which leaks nothing about which one matched.
+        if hmac.compare_digest(candidate.encode(), token.encode()) and candidate and found is None:
+            found = token
+    return found
+
+
+def bearer_from(header: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header ("" for another scheme or none)."""
+    scheme, _, token = header.partition(" ")
+    return token if scheme.lower() == "bearer" else ""
+
+
 def bearer_token(view):
     """Reject (401) an API request without a valid `Authorization: Bearer <API_TOKEN>`."""
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
         config = current_app.extensions["handoff"].config
-        # compare_digest on every configured token: no early exit that leaks which one matched.
-        matched = [t for t in config.api_tokens if hmac.compare_digest(token.encode(), t.encode())]
-        if scheme.lower() != "bearer" or not token or not matched:
+        matched = match_token(bearer_from(request.headers.get("Authorization", "")), config.api_tokens)
+        if matched is None:
             raise ApiError(401, "unauthorized", "Missing or invalid bearer token",
                            headers={"WWW-Authenticate": 'Bearer realm="handoff"'})
-        g.token_label = config.token_labels.get(matched[0], "token")   # the audit log's actor, never the token
+        g.token_label = config.token_labels.get(matched, "token")   # the audit log's actor, never the token
         return view(*args, **kwargs)
 
     return wrapper

@@ -8,7 +8,7 @@ import twiml as documents
 from .callback_schemas import LegAnswerForm, RecordingForm, TransferCallbackQuery
 from .schemas import CallStatusForm, ConferenceEventForm, DialActionForm, GatherForm, ReferActionForm, TwilioForm
 from .security import twilio_signed
-from .twiml_response import no_content, parse_form, twiml
+from .twiml_response import load_twilio, no_content, parse_form, twiml
 
 bp = Blueprint("transfer_callbacks", __name__, url_prefix="/voice/transfers/<transfer_id>")
 
@@ -24,7 +24,7 @@ _plain = TwilioForm()
 
 
 def _q() -> dict:
-    return _query.load(request.args.to_dict(flat=True))
+    return load_twilio(_query, request.args.to_dict(flat=True))
 
 
 def _rt():
@@ -47,7 +47,7 @@ def dial_action(transfer_id: str):
     return _doc(_rt().cold.dial_action(transfer_id, q["call_sid"], q["attempt"], dial_status=form["dial_status"],
                                        dial_call_sid=form["dial_call_sid"], duration=form["duration"],
                                        sip_code=form["sip_code"],
-                                       ring_timeout=q["ring_timeout"]))
+                                       ring_timeout=q["ring_timeout"], next_dynamic=q["next_dynamic"]))
 
 
 @bp.post("/dial-status")
@@ -66,7 +66,8 @@ def refer_action(transfer_id: str):
     """SIP REFER finished."""
     form, q = parse_form(_refer), _q()
     return _doc(_rt().cold.refer_action(transfer_id, q["call_sid"], q["attempt"], refer_status=form["refer_status"],
-                                        sip_code=form["sip_code"], ring_timeout=q["ring_timeout"]))
+                                        sip_code=form["sip_code"], ring_timeout=q["ring_timeout"],
+                                        next_dynamic=q["next_dynamic"]))
 
 
 @bp.post("/leg-status")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from marshmallow import Schema, ValidationError
 
+from .errors import ApiError, flatten
+
 
 def twiml(document: str) -> Response:
     """A TwiML answer."""
@@ -15,13 +17,21 @@ def no_content() -> Response:
     return Response(status=204)
 
 
-def parse_form(schema: Schema) -> dict:
-    """Load a Twilio form; a malformed one is a 400 with the field names (Twilio logs it as 11200)."""
+def load_twilio(schema: Schema, data: dict) -> dict:
+    """Load what Twilio sent; a malformed request is a 400 naming the fields (Twilio logs it as 11200)."""
     try:
-        return schema.load(request.form.to_dict(flat=True))
+        return schema.load(data)
     except ValidationError as exc:
-        current_app.logger.warning("bad Twilio form on %s: %s", request.path, exc.messages)
-        raise
+        # Not input a person could correct: 400, like Twilio's own answer to a malformed request.
+        fields = flatten(exc.messages if isinstance(exc.messages, dict) else {"_body": exc.messages})
+        current_app.logger.warning("bad Twilio request on %s: %s", request.path, fields)
+        raise ApiError(400, "invalid_webhook", f"Malformed Twilio request: {', '.join(sorted(fields))}",
+                       fields=fields) from None
+
+
+def parse_form(schema: Schema) -> dict:
+    """Load a Twilio form (see load_twilio)."""
+    return load_twilio(schema, request.form.to_dict(flat=True))
 
 
 def service():

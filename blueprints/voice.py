@@ -7,6 +7,7 @@ from marshmallow import ValidationError
 import twiml as documents
 from handoff.transfer_request import TransferRequest
 
+from .errors import flatten
 from .schemas import AgentEndedForm, CallStatusForm, IncomingCallForm, load_handoff_data
 from .security import twilio_signed
 from .twiml_response import no_content, parse_form, twiml
@@ -50,9 +51,8 @@ def agent_ended():
         wanted = load_handoff_data(form["handoff_data"])
         request = TransferRequest(**wanted) if wanted else None
     except ValidationError as exc:
-        fields = exc.messages if isinstance(exc.messages, dict) else {"HandoffData": exc.messages}
-        invalid = "HandoffData: " + "; ".join(f"{name} {', '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
-                                              for name, msgs in sorted(fields.items()))
+        fields = flatten(exc.messages if isinstance(exc.messages, dict) else {"HandoffData": exc.messages})
+        invalid = "HandoffData: " + "; ".join(f"{name} {', '.join(msgs)}" for name, msgs in sorted(fields.items()))
     return twiml(documents.render(_calls().agent_ended(call_sid=form["call_sid"], request=request, invalid=invalid)))
 
 

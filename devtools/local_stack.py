@@ -25,8 +25,9 @@ from typing import IO, Mapping
 
 from dotenv import dotenv_values
 
-from devtools.embedded_redis import EmbeddedRedis
+from devtools.embedded_redis import EmbeddedRedis, free_port
 from devtools.local_env import ROOT, read_local_env, retire_local_env, write_local_env
+from devtools.processes import descendants, stop_tree
 
 AGENT_NUMBER = "+15005550006"
 DEFAULT_PORTS = {"PORT": 5000, "SIM_PORT": 8099, "LOCAL_REDIS_PORT": 6390}
@@ -80,6 +81,17 @@ class LocalStack:
         self._honcho: subprocess.Popen | None = None
         self._lock: int | None = None
         self._stopped = True
+
+    @classmethod
+    def isolated(cls, home: Path, transfer_config: Path, *, output: IO | None = None,
+                 ports: tuple[int, int, int] | None = None) -> "LocalStack":
+        """A stack of its own serving `transfer_config`: state in home/var, its own embedded Redis, and
+        `ports` (web, simulator, Redis; None = free ones). The scenario runner's, and its tests'."""
+        var_dir = Path(home) / "var"
+        port, sim_port, redis_port = ports or (free_port(), free_port(), free_port())
+        return cls(var_dir, port=port, sim_port=sim_port, redis_port=redis_port, output=output, env={
+            "TRANSFER_CONFIG": str(transfer_config), "REDIS_URL": "",   # never the shell's Redis
+            "PROMETHEUS_MULTIPROC_DIR": str(var_dir / "metrics")})
 
     def _service_env(self, base: dict[str, str]) -> dict[str, str]:
         env = dict(base)
@@ -214,10 +226,10 @@ class LocalStack:
     def _register_agent_number(self) -> None:
         import requests
 
-        base = self.base_url
-        response = requests.post(f"{self.sim_url}/sim/numbers", auth=self.sim_auth, timeout=5, json={
-            "number": self.agent_number, "voice_url": f"{base}/voice/incoming",
-            "voice_fallback_url": f"{base}/voice/fallback", "status_callback": f"{base}/voice/status"})
+        from simulator.testing import handoff_number
+
+        response = requests.post(f"{self.sim_url}/sim/numbers", auth=self.sim_auth, timeout=5,
+                                 json={"number": self.agent_number, **handoff_number(self.base_url)})
         if response.status_code >= 300:
             raise LocalStackError(f"the simulator refused the agent's number: {response.status_code} "
                                   f"{response.text[:200]}")
@@ -244,9 +256,9 @@ class LocalStack:
         try:
             retire_local_env(self.var_dir / "local.env")
             if self._honcho is not None:
-                _stop_process_tree(self._honcho, signal.SIGTERM, STOP_SECONDS)
+                stop_tree(self._honcho, signal.SIGTERM, STOP_SECONDS)
             if self._sim is not None:
-                _stop_process_tree(self._sim, signal.SIGTERM, 1.0)
+                stop_tree(self._sim, signal.SIGTERM, 1.0)
             if self.redis is not None:
                 self.redis.stop()   # last: the workers deregistered from it as they stopped
             if self._lock is not None:
@@ -271,7 +283,7 @@ class LocalStack:
         roots = [p.pid for p in (self._honcho, self._sim) if p is not None and p.poll() is None]
         if self.redis is not None and self.redis.pid:
             roots.append(self.redis.pid)
-        return [pid for root in roots for pid in [root, *_descendants(root)]]
+        return [pid for root in roots for pid in [root, *descendants(root)]]
 
 
 def _stored_token(path: Path) -> str:
@@ -323,50 +335,3 @@ def _die_with_parent() -> None:
     """In the child, before exec: SIGTERM when the process that started it dies (Linux; elsewhere nothing)."""
     if _PRCTL is not None:
         _PRCTL(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-
-
-def _descendants(pid: int) -> list[int]:
-    """Children, grandchildren, ... of `pid` (Linux /proc; elsewhere none)."""
-    found, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for task in tasks:
-            try:
-                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                found.append(child)
-                queue.append(child)
-    return found
-
-
-def _stop_process_tree(process: subprocess.Popen, sig: int, timeout: float) -> None:
-    """Send `sig` to `process`, wait up to `timeout` for it and all it started, then SIGKILL what is left."""
-    tree = set(_descendants(process.pid))
-    if process.poll() is None:
-        process.send_signal(sig)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tree = {pid for pid in tree | set(_descendants(process.pid)) if _alive(pid)}
-        if process.poll() is not None and not tree:
-            return
-        time.sleep(0.05)
-    for pid in [process.pid, *tree]:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    process.wait()
-
-
-def _alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie, already ended, counts as gone)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False

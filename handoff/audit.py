@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import redis
 
-from .keys import Keys
+from .keys import Keys, decode
 
 MAXLEN = 10_000          # entries kept (approximately: XADD MAXLEN ~)
 PAGE_LIMIT = 500         # entries one read may answer
@@ -27,10 +27,6 @@ SCAN_LIMIT = MAXLEN      # entries one filtered read may look through
 ONCE_WINDOW = 60.0       # seconds in which `record_once` records a fingerprint once
 _FIELDS = ("at", "actor", "action", "target", "address")
 _LIMITS = {"actor": 64, "action": 64, "target": 256, "address": 64}
-
-
-def _decode(value) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _now() -> str:
@@ -51,12 +47,12 @@ class AuditEntry:
 
     @classmethod
     def from_entry(cls, entry_id, fields: Mapping) -> "AuditEntry":
-        values = {_decode(k): _decode(v) for k, v in fields.items()}
+        values = {decode(k, errors="replace"): decode(v, errors="replace") for k, v in fields.items()}
         try:
             detail = json.loads(values.get("detail") or "{}")
         except ValueError:
             detail = {}
-        return cls(id=_decode(entry_id), detail=detail if isinstance(detail, dict) else {},
+        return cls(id=decode(entry_id, errors="replace"), detail=detail if isinstance(detail, dict) else {},
                    **{name: values.get(name, "") for name in _FIELDS})
 
     def matches(self, action: str | None) -> bool:
@@ -96,7 +92,7 @@ class Audit:
                detail: Mapping[str, Any] | None = None) -> str:
         """Append one entry; returns its id."""
         fields = self._fields(actor, action, target, address, detail)
-        return _decode(self.redis.xadd(self.key, fields, maxlen=self.maxlen, approximate=True))
+        return decode(self.redis.xadd(self.key, fields, maxlen=self.maxlen, approximate=True), errors="replace")
 
     def record_once(self, actor: str | None, action: str, target: str | None, address: str | None,
                     detail: Mapping[str, Any] | None, *, fingerprint: str, window: float = ONCE_WINDOW) -> str | None:
@@ -109,11 +105,11 @@ class Audit:
                 try:
                     pipe.watch(self.key)     # another process appending in between makes us look again
                     recent = pipe.xrevrange(self.key, "+", since, count=200)
-                    if any(_decode(f.get(b"fp", f.get("fp", ""))) == fingerprint for _, f in recent):
+                    if any(decode(f.get(b"fp", f.get("fp", "")), errors="replace") == fingerprint for _, f in recent):
                         return None
                     pipe.multi()
                     pipe.xadd(self.key, fields, maxlen=self.maxlen, approximate=True)
-                    return _decode(pipe.execute()[0])
+                    return decode(pipe.execute()[0], errors="replace")
                 except redis.WatchError:
                     continue
         return self.record(actor, action, target, address, detail)   # busy: a duplicate beats a gap

@@ -42,7 +42,7 @@ import redis
 from . import webhook_signature
 from .events import Event
 from .jobs import JobQueue
-from .keys import Keys
+from .keys import Keys, decode
 from .store import Store
 
 log = logging.getLogger("handoff.event_webhooks")
@@ -204,7 +204,7 @@ class EventWebhooks:
         if due:
             batch = store.batch()
             for event_id in due:
-                self.jobs.enqueue("deliver_event", _str(event_id), _str(later), batch=batch)
+                self.jobs.enqueue("deliver_event", event_id, later, batch=batch)   # Store.claim decodes them
             store.execute(batch)
         return len(due)
 
@@ -215,11 +215,11 @@ class EventWebhooks:
                                [event_id, lease or "", f"{time.time() + LEASE:.3f}"])
         if not taken:
             return None    # delivered, given up, or a newer claim's job has it
-        tries, body, first_at = int(taken[0]), taken[1] or b"", float(_str(taken[2]) or time.time())
+        tries, body, first_at = int(taken[0]), taken[1] or b"", float(decode(taken[2]) or time.time())
         if not self.url:
             answer = Answer("give-up", error="EVENTS_URL is not set")
         else:
-            answer = post(self.url, body, self.headers(event_id, body, tries, _event_type(body)))
+            answer = post(self.url, body, self.headers(event_id, body, tries, decode(taken[3])))
         self._record(event_id, tries, first_at, answer)
         return answer.verdict
 
@@ -283,7 +283,7 @@ def delivery_statuses(connection: redis.Redis, keys: Keys, event_ids: Sequence[s
     found = {}
     for event_id, raw in zip(event_ids, pipe.execute()):
         if raw:
-            data = {_str(k): _str(v) for k, v in raw.items() if _str(k) != "body"}
+            data = {decode(k): decode(v) for k, v in raw.items() if decode(k) != "body"}
             found[event_id] = {
                 "status": data.get("status", "pending"), "tries": int(data.get("tries") or 0),
                 "last_status": int(data["last_status"]) if (data.get("last_status") or "").isdigit() else None,
@@ -301,17 +301,6 @@ def build_event_webhooks(runtime) -> EventWebhooks:
     return EventWebhooks(runtime.redis, keys, JobQueue(Queue(keys.queue_name(QUEUE), connection=runtime.redis)),
                          url=config.events_url, secret=config.events_secret, max_age=config.events_max_age,
                          keep=config.state_ttl)
-
-
-def _event_type(body: bytes) -> str:
-    try:
-        return str(json.loads(body).get("type") or "")
-    except (ValueError, AttributeError):
-        return ""
-
-
-def _str(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value) if value is not None else ""
 
 
 def _float(value) -> float | None:

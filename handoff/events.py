@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import redis
 
-from .keys import Keys
+from .keys import Keys, decode
 
 PER_TRANSFER_CAP = 500        # events kept per transfer (a transfer has ~10-40)
 DEFAULT_FEED_CAP = 20000      # events kept in the feed for consumers that fell behind
@@ -29,10 +30,6 @@ _STANDARD = ("event", "at", "attempt", "leg", "transfer", "call")
 # Twilio's evidence, by our names: what a user needs to see to believe a verdict.
 EVIDENCE = ("dial_status", "call_status", "sip_code", "answered_by", "error_code", "refer_status",
             "digits", "reconciled")
-
-
-def _decode(value):
-    return value.decode() if isinstance(value, bytes) else value
 
 
 @dataclass(frozen=True)
@@ -51,9 +48,9 @@ class Event:
     @classmethod
     def from_entry(cls, entry_id, fields: Mapping) -> "Event":
         """Decode a stream entry (`{b'e': json}`)."""
-        raw = json.loads(_decode(fields.get(b"e") or fields.get("e") or "{}"))
+        raw = json.loads(decode(fields.get(b"e") or fields.get("e") or "{}"))
         attempt = raw.get("attempt")
-        return cls(id=_decode(entry_id), transfer_id=str(raw.get("transfer") or ""),
+        return cls(id=decode(entry_id), transfer_id=str(raw.get("transfer") or ""),
                    call_sid=str(raw.get("call") or ""), type=str(raw.get("event") or "unknown"),
                    at=str(raw.get("at") or ""),
                    attempt=int(attempt) if isinstance(attempt, (int, float, str)) and str(attempt).isdigit() else None,
@@ -81,6 +78,11 @@ class Event:
         return {"id": self.id, "event": self.type, "at": self.at, "transfer_id": self.transfer_id,
                 "call_sid": self.call_sid, "attempt": self.attempt, "leg": self.leg, **self.detail}
 
+    @cached_property
+    def compact_json(self) -> str:
+        """to_dict() as compact JSON, encoded once however many live streams send the event."""
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
 
 class EventLog:
     """Reads the event streams (writing is the Lua scripts' job)."""
@@ -107,5 +109,5 @@ class EventLog:
     def last_id(self) -> str:
         """The feed's newest id ('0-0' when empty): where a live view starts."""
         entries = self.redis.xrevrange(self.keys.event_feed(), "+", "-", count=1)
-        return _decode(entries[0][0]) if entries else "0-0"
+        return decode(entries[0][0]) if entries else "0-0"
 

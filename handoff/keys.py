@@ -4,6 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def decode(value, errors: str = "strict"):
+    """A Redis reply's bytes as str (with `errors` as bytes.decode takes it); anything else as it is."""
+    return value.decode(errors=errors) if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class Keys:
     """Key builder; one instance per deployment prefix (tests use a fresh prefix each)."""

@@ -17,8 +17,9 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import redis
 
-from .keys import Keys
+from .keys import Keys, decode
 from .record import Attempt
+from .state import CALL_ENDED, TransferStatus
 
 SCAN_BUDGET = 2000          # index entries one page may examine
 MAX_CHUNK = 200             # entries per round trip when filters may drop most of them
@@ -26,16 +27,11 @@ ACTIVE = "active"           # a pseudo-status: any status that is not over
 
 SUMMARY_FIELDS = ("id", "call_sid", "mode", "status", "outcome", "outcome_detail", "to", "attempt", "plan",
                   "created_at", "finished_at", "via", "rule", "reason")
-_TRANSFER_OVER = "completed"
-_CALL_OVER = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+_TRANSFER_OVER = frozenset(s.value for s in TransferStatus if s.is_finished)
 
 
 class InvalidCursor(ValueError):
     """A cursor this service did not write (or one that was tampered with)."""
-
-
-def _decode(value):
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def encode_cursor(score: float, member: str) -> str:
@@ -115,7 +111,7 @@ def _addresses(values: Mapping[str, str | None]) -> set[str]:
 def transfer_matches(values: Mapping[str, str | None], f: Filters, *, with_status: bool = True) -> bool:
     """Whether a transfer's stored fields pass the filters."""
     status = values.get("status") or ""
-    if with_status and f.status and not (status in f.status or (ACTIVE in f.status and status != _TRANSFER_OVER)):
+    if with_status and f.status and not (status in f.status or (ACTIVE in f.status and status not in _TRANSFER_OVER)):
         return False
     if f.outcome and (values.get("outcome") or "") not in f.outcome:
         return False
@@ -148,7 +144,7 @@ class Listing:
             pipe = self.redis.pipeline(transaction=False)
             for member in members:
                 pipe.hmget(self.keys.transfer(member), *SUMMARY_FIELDS)
-            return [dict(zip(SUMMARY_FIELDS, map(_decode, row))) if row[0] is not None else None
+            return [dict(zip(SUMMARY_FIELDS, map(decode, row))) if row[0] is not None else None
                     for row in pipe.execute()]
 
         def keep(values: dict) -> dict | None:
@@ -158,7 +154,7 @@ class Listing:
 
     def _call_transfers(self, f: Filters, position) -> Iterator[list[tuple[str, float]]]:
         """The call's own transfers (few), ordered like the index: no need to walk it."""
-        ids = [_decode(i) for i in self.redis.lrange(self.keys.call_transfers(f.call_sid), 0, -1)]
+        ids = [decode(i) for i in self.redis.lrange(self.keys.call_transfers(f.call_sid), 0, -1)]
         if not ids:
             return
         scores = self.redis.zmscore(self.keys.transfers_index(), ids)
@@ -199,10 +195,10 @@ class Listing:
             if not data:
                 calls.append(None)
                 continue
-            fields = {_decode(k): _decode(v) for k, v in data.items()}
-            ids = [_decode(i) for i in ids]
+            fields = {decode(k): decode(v) for k, v in data.items()}
+            ids = [decode(i) for i in ids]
             wanted += ids
-            calls.append({"sid": sid, "fields": fields, "active": _decode(active), "ids": ids})
+            calls.append({"sid": sid, "fields": fields, "active": decode(active), "ids": ids})
         transfers: dict[str, dict] = {}
         if wanted:
             pipe = self.redis.pipeline(transaction=False)
@@ -210,7 +206,7 @@ class Listing:
                 pipe.hmget(self.keys.transfer(transfer_id), *SUMMARY_FIELDS)
             for transfer_id, row in zip(wanted, pipe.execute()):
                 if row[0] is not None:
-                    transfers[transfer_id] = dict(zip(SUMMARY_FIELDS, map(_decode, row)))
+                    transfers[transfer_id] = dict(zip(SUMMARY_FIELDS, map(decode, row)))
         for call in calls:
             if call is not None:
                 call["transfers"] = [transfers[i] for i in call.pop("ids") if i in transfers]
@@ -220,7 +216,7 @@ class Listing:
     def _keep_call(call: dict, f: Filters) -> dict | None:
         fields = call["fields"]
         status = fields.get("status") or ""
-        if f.status and not (status in f.status or (ACTIVE in f.status and status not in _CALL_OVER)):
+        if f.status and not (status in f.status or (ACTIVE in f.status and status not in CALL_ENDED)):
             return None
         if f.transfer_filters and not any(transfer_matches(t, f, with_status=False) for t in call["transfers"]):
             return None
@@ -242,7 +238,7 @@ class Listing:
         offset = 0
         while True:
             rows = self.redis.zrevrangebyscore(key, high, low, start=offset, num=chunk, withscores=True)
-            rows = [(_decode(m), float(s)) for m, s in rows]
+            rows = [(decode(m), float(s)) for m, s in rows]
             if not rows:
                 return
             # Entries with the cursor's score come first, in descending member order: skip those

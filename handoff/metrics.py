@@ -35,7 +35,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.utils import floatToGoString  # noqa: E402
 
 from .analytics import parse_bound, parse_field  # noqa: E402
-from .keys import Keys  # noqa: E402
+from .keys import Keys, decode  # noqa: E402
 
 log = logging.getLogger("handoff.metrics")
 
@@ -197,7 +197,7 @@ class DomainCollector:
         return pipe.execute()
 
     def _families(self, raw: list, now: float):
-        totals = {_text(k): _number(v) for k, v in raw[0].items()}
+        totals = {decode(k): _number(v) for k, v in raw[0].items()}
         depths = raw[1:1 + 3 * len(self.queues)]
         waiting, overdue, newest, alive = raw[1 + 3 * len(self.queues):]
         yield from self._counters(totals)
@@ -272,13 +272,9 @@ class DomainCollector:
             yield family
 
 
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _number(value) -> float:
     try:
-        return float(_text(value))
+        return float(decode(value))
     except ValueError:
         return 0.0
 

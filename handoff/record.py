@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from typing import Any, Mapping
 
 from .state import CallerAt, DeadlineKind, Outcome, TransferMode, TransferStatus
@@ -126,8 +127,6 @@ class Transfer:
     whisper: str
     caller_id: str
     via: str
-    variables: dict[str, str]
-    context: dict
     bridged_leg: str
     deadline_kind: DeadlineKind | None
     deadline_at: float | None
@@ -147,10 +146,20 @@ class Transfer:
             final=f.get("final", "1") == "1", refer=f.get("refer") == "1", to=f.get("to", ""),
             reason=f.get("reason", ""), summary=f.get("summary", ""), message=f.get("message", ""),
             whisper=f.get("whisper", ""), caller_id=f.get("caller_id", ""), via=f.get("via", "api"),
-            variables=_json(f, "variables", {}), context=_json(f, "context", {}),
             bridged_leg=f.get("bridged_leg", ""), deadline_kind=DeadlineKind(kind) if kind else None,
             deadline_at=float(f["dl_at"]) if f.get("dl_at") else None, deadline_seq=int(f.get("dl_seq") or 0),
             fields=dict(f))
+
+    # Decoded on first use: most webhooks never read them, and `context` holds the transcript.
+    @cached_property
+    def variables(self) -> dict[str, str]:
+        """The transfer's own variables (the request's)."""
+        return _json(self.fields, "variables", {})
+
+    @cached_property
+    def context(self) -> dict:
+        """The hand-off's context (transcript and the like)."""
+        return _json(self.fields, "context", {})
 
     @property
     def current(self) -> Attempt:

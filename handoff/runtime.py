@@ -83,7 +83,7 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
         summariser=build_summariser(base_url=config.llm_base_url, api_key=config.llm_api_key,
                                     model=config.llm_model, timeout=config.llm_timeout),
         caller_id=config.caller_id, fail_message=config.fail_message,
-        hold_music_url=getattr(config, "hold_music_url", None) or DEFAULT_HOLD_MUSIC, render=render,
+        hold_music_url=DEFAULT_HOLD_MUSIC, render=render,
         clock=config.clock or REAL, local_mode=config.local_mode)
     lifecycle = Lifecycle(ctx)
     cold, warm, agent = ColdMode(ctx, lifecycle), WarmMode(ctx, lifecycle), AgentMode(ctx, lifecycle)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import redis
 
 from .events import DEFAULT_FEED_CAP, Event
-from .keys import Keys
+from .keys import Keys, decode
 from .record import Transfer
 from .state import AttemptResult, CallerAt, DeadlineKind, LegState, Outcome, Stamp, TransferStatus, check_move
 
@@ -31,12 +31,8 @@ def utc_now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _decode(value):
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _pairs(flat: list) -> dict[str, str]:
-    flat = [_decode(v) for v in flat]
+    flat = [decode(v) for v in flat]
     return dict(zip(flat[0::2], flat[1::2]))
 
 
@@ -153,7 +149,7 @@ class Result:
 
     @classmethod
     def parse(cls, raw: list) -> "Result":
-        verdict, nxt, *flat = [_decode(v) for v in raw]
+        verdict, nxt, *flat = [decode(v) for v in raw]
         return cls(verdict=verdict, next=nxt, transfer=Transfer.parse(_pairs(flat)) if flat else None)
 
 
@@ -264,7 +260,7 @@ class Store:
     def get_call(self, call_sid: str) -> dict[str, str] | None:
         """The call's hash, or None if unknown."""
         data = self.redis.hgetall(self.keys.call(call_sid))
-        return {_decode(k): _decode(v) for k, v in data.items()} or None
+        return {decode(k): decode(v) for k, v in data.items()} or None
 
     def call_context(self, call_sid: str, *, idempotency_key: str | None = None):
         """The call, its transfer in flight, its variables and an Idempotency-Key's record, in one round trip."""
@@ -274,13 +270,13 @@ class Store:
         pipe.hgetall(self.keys.call_variables(call_sid))
         pipe.hgetall(self.keys.idempotency(idempotency_key or "-"))
         call, active, variables, idempotent = pipe.execute()
-        return ({_decode(k): _decode(v) for k, v in call.items()} or None, _decode(active),
-                {_decode(k): _decode(v) for k, v in variables.items()},
+        return ({decode(k): decode(v) for k, v in call.items()} or None, decode(active),
+                {decode(k): decode(v) for k, v in variables.items()},
                 _pairs([x for kv in idempotent.items() for x in kv]) if idempotency_key else {})
 
     def call_transfer_ids(self, call_sid: str) -> list[str]:
         """Ids of the call's transfers, oldest first."""
-        return [_decode(v) for v in self.redis.lrange(self.keys.call_transfers(call_sid), 0, -1)]
+        return [decode(v) for v in self.redis.lrange(self.keys.call_transfers(call_sid), 0, -1)]
 
     def set_call_variables(self, call_sid: str, variables: Mapping[str, str]) -> dict[str, str]:
         """Replace the call's variables; returns them."""
@@ -295,13 +291,13 @@ class Store:
 
     def get_call_variables(self, call_sid: str) -> dict[str, str]:
         """Variables set for the call earlier (empty when none)."""
-        return {_decode(k): _decode(v) for k, v in self.redis.hgetall(self.keys.call_variables(call_sid)).items()}
+        return {decode(k): decode(v) for k, v in self.redis.hgetall(self.keys.call_variables(call_sid)).items()}
 
     def call_ended(self, call_sid: str, *, call_status: str) -> str | None:
         """Record the end of the caller's call; returns its transfer in flight (now due), if any."""
         keys = [self.keys.call(call_sid), self.keys.call_active(call_sid), self.keys.deadlines()]
         raw = self.run("call_ended", keys, [call_status, utc_now_iso(), self.ttl, f"{time.time():.3f}"],
-                        lambda r: [_decode(x) for x in r], None)
+                        lambda r: [decode(x) for x in r], None)
         return raw[1] or None
 
     # -- transfers ------------------------------------------------------------------------------
@@ -320,7 +316,7 @@ class Store:
         args = [transfer_id, self.ttl, json.dumps({"at": now, **event}, separators=(",", ":")),
                 fingerprint if idempotency_key else "", IDEMPOTENCY_TTL, deadline.kind.value,
                 f"{now_ts + deadline.after:.3f}", f"{now_ts:.3f}", self.feed_cap, call_sid, *flat]
-        return self.run("create", keys, args, lambda r: CreateResult(*[_decode(x) for x in r]), batch)
+        return self.run("create", keys, args, lambda r: CreateResult(*[decode(x) for x in r]), batch)
 
     def apply(self, transfer_id: str, call_sid: str, change: Change, *, batch: Batch | None = None) -> Result | None:
         """Apply one change atomically (lua/transition.lua); returns None when batched."""
@@ -334,7 +330,7 @@ class Store:
     def get_transfer(self, transfer_id: str) -> Transfer | None:
         """The transfer, or None if unknown (or expired)."""
         data = self.redis.hgetall(self.keys.transfer(transfer_id))
-        return Transfer.parse({_decode(k): _decode(v) for k, v in data.items()}) if data else None
+        return Transfer.parse({decode(k): decode(v) for k, v in data.items()}) if data else None
 
     def get_transfer_with_events(self, transfer_id: str) -> tuple[Transfer | None, list[Event]]:
         """The transfer and its events in one round trip."""
@@ -351,8 +347,8 @@ class Store:
         """Recipient legs of the transfer: call SID -> (attempt, state)."""
         result = {}
         for sid, value in self.redis.hgetall(self.keys.legs(transfer_id)).items():
-            attempt, _, state = _decode(value).partition(":")
-            result[_decode(sid)] = (int(attempt), LegState(state))
+            attempt, _, state = decode(value).partition(":")
+            result[decode(sid)] = (int(attempt), LegState(state))
         return result
 
     def append_event(self, transfer_id: str, call_sid: str, event: Mapping, *, batch: Batch | None = None) -> None:
@@ -368,7 +364,7 @@ class Store:
 
     def claim(self, index: str, *, lease: float, limit: int) -> tuple[str, list[str]]:
         """What has come due in a sorted-set index, leased for `lease` seconds: (the lease's end, ids)."""
-        later, *due = self.run("claim", [index], [f"{time.time():.3f}", lease, limit], lambda r: [_decode(x) for x in r])
+        later, *due = self.run("claim", [index], [f"{time.time():.3f}", lease, limit], lambda r: [decode(x) for x in r])
         return later, due
 
     def overdue(self, *, slack: float) -> int:
@@ -382,7 +378,7 @@ class Store:
     def last_heartbeat(self) -> tuple[str, float] | None:
         """The most recent sweeper heartbeat: (name, epoch seconds)."""
         newest = self.redis.zrevrange(self.keys.sweepers(), 0, 0, withscores=True)
-        return (_decode(newest[0][0]), float(newest[0][1])) if newest else None
+        return (decode(newest[0][0]), float(newest[0][1])) if newest else None
 
 
 def _logged(transfer_id: str, events: list[dict] | None) -> Callable[[list], Result]:

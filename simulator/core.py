@@ -25,6 +25,11 @@ class SimError(Exception):
         self.message = message
         self.status = status
 
+    @classmethod
+    def not_found(cls, path):
+        """Twilio's 20404 for a REST resource path (/2010-04-01/Accounts/AC.../Calls/CA....json)."""
+        return cls(20404, f"The requested resource {path} was not found", 404)
+
     def to_json(self):
         """Twilio's error body: code, message, more_info, status."""
         return {"code": self.code, "message": self.message,
@@ -179,7 +184,7 @@ class Simulator:
         with self.lock:
             call = self.calls.get(sid)
         if call is None:
-            raise SimError(20404, f"The requested resource /{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json was not found", 404)
+            raise SimError.not_found(f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{sid}.json")
         return call
 
     def call_params(self, call):
@@ -331,7 +336,7 @@ class Simulator:
                 if conf.friendly_name == sid_or_name and conf.status != "completed":
                     return conf
             if sid_or_name.startswith("CF") and len(sid_or_name) == 34 and not create:
-                raise SimError(20404, f"The requested resource /{API_VERSION}/Accounts/{self.account_sid}/Conferences/{sid_or_name}.json was not found", 404)
+                raise SimError.not_found(f"/{API_VERSION}/Accounts/{self.account_sid}/Conferences/{sid_or_name}.json")
             if not create:
                 raise SimError(20404, f"Conference {sid_or_name} was not found", 404)
             conf = Conference(account_sid=self.account_sid, friendly_name=sid_or_name)
@@ -345,7 +350,7 @@ class Simulator:
             if p is None:
                 p = next((x for x in conf.participants.values() if x.label == key), None)
         if p is None:
-            raise SimError(20404, f"The requested resource {conf.uri()[:-5]}/Participants/{key}.json was not found", 404)
+            raise SimError.not_found(f"{conf.uri()[:-5]}/Participants/{key}.json")
         return p
 
     # ----- messages ---------------------------------------------------------------------------

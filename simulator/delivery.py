@@ -10,6 +10,8 @@ action) by request_ignoring_answer.
 
 import itertools
 
+from simulator.faults import WEBHOOK_EVENTS
+
 _copies = itertools.count(1)
 
 
@@ -65,8 +67,7 @@ def send_callback(sim, key, url, params, *, method="POST", calls=(), owner=None,
         return
     action, seconds = rule["action"], rule["seconds"]
     if owner is not None:
-        sim.event(owner, "webhook-" + {"drop": "dropped", "delay": "delayed", "duplicate": "duplicated"}[action],
-                  url=url, rule=rule["id"], seconds=seconds, params=dict(params))
+        sim.event(owner, WEBHOOK_EVENTS[action], url=url, rule=rule["id"], seconds=seconds, params=dict(params))
     if action == "delay":
         _later(sim, delay + seconds, _unordered_key(key), lambda: send("delayed"))
     elif action == "duplicate":
@@ -87,8 +88,7 @@ def request_ignoring_answer(sim, call, url, params, method="POST"):
     if rule is None:
         send()
         return
-    sim.event(call, "webhook-" + {"drop": "dropped", "delay": "delayed", "duplicate": "duplicated"}[rule["action"]],
-              url=url, rule=rule["id"], seconds=rule["seconds"])
+    sim.event(call, WEBHOOK_EVENTS[rule["action"]], url=url, rule=rule["id"], seconds=rule["seconds"])
     if rule["action"] == "delay":
         _later(sim, rule["seconds"], _unordered_key(call.sid), lambda: send("delayed"))
     elif rule["action"] == "duplicate":

@@ -5,6 +5,7 @@ import time
 from urllib.parse import urljoin
 
 from simulator import twiml
+from simulator.faults import WEBHOOK_EVENTS
 from simulator.twiml import TwimlError, APP_ERROR_TEXT
 
 DEFAULT_WAIT_MUSIC = "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical"
@@ -285,8 +286,7 @@ class CallRunner(threading.Thread):
         rule = sim.faults.match_webhook(url, kind="document", params=params, calls=[call])
         if rule is not None:
             action = rule["action"]
-            sim.event(call, "webhook-" + {"drop": "dropped", "delay": "delayed", "duplicate": "duplicated"}[action],
-                      url=url, rule=rule["id"], seconds=rule["seconds"])
+            sim.event(call, WEBHOOK_EVENTS[action], url=url, rule=rule["id"], seconds=rule["seconds"])
             if action in ("drop", "delay"):
                 self.set_activity("waiting-for-document")
                 if self.listen("silence", None if action == "drop" else rule["seconds"], until):

@@ -10,6 +10,8 @@ from simulator.parties import ANSWERED_BY
 WEBHOOK_KEYS = ("target", "url_contains", "action", "seconds", "status", "call_to", "call_from", "times")
 REST_KEYS = ("target", "method", "path_contains", "status", "code", "times", "call_to", "call_from")
 ACTIONS = ("drop", "delay", "duplicate")
+# The timeline event a webhook rule leaves on its call, by action.
+WEBHOOK_EVENTS = {"drop": "webhook-dropped", "delay": "webhook-delayed", "duplicate": "webhook-duplicated"}
 METHODS = ("GET", "POST", "DELETE")
 DEFAULT_SECONDS = {"delay": 1.0, "duplicate": 0.2}
 # What a webhook rule's "status" may name: a call's CallStatus, a conference callback's

@@ -96,7 +96,7 @@ def dispatch(rest):
             match = (template, m.groupdict())
             break
     if match is None:
-        return _error(SimError(20404, f"The requested resource {path} was not found", 404))
+        return _error(SimError.not_found(path))
     template, args = match
     items = list((request.form if request.method == "POST" else request.args).items(multi=True))
     logged = sim.log_request(request.method, path, flatten(items))

@@ -13,7 +13,7 @@ from simulator.restutil import events, filters, page_of
 def _conference(sim, sid):
     conf = sim.conferences.get(sid)
     if conf is None:
-        raise SimError(20404, f"The requested resource /{API_VERSION}/Accounts/{sim.account_sid}/Conferences/{sid}.json was not found", 404)
+        raise SimError.not_found(f"/{API_VERSION}/Accounts/{sim.account_sid}/Conferences/{sid}.json")
     return conf
 
 
@@ -159,7 +159,7 @@ def list_messages(sim, args, p, items):
 def _message(sim, sid):
     message = sim.messages.get(sid)
     if message is None:
-        raise SimError(20404, f"The requested resource /{API_VERSION}/Accounts/{sim.account_sid}/Messages/{sid}.json was not found", 404)
+        raise SimError.not_found(f"/{API_VERSION}/Accounts/{sim.account_sid}/Messages/{sid}.json")
     return message
 
 

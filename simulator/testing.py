@@ -31,6 +31,12 @@ def _scope_query(scope):
     return "?" + urlencode([("scope", n) for n in numbers])
 
 
+def handoff_number(base_url):
+    """A number's settings (POST /sim/numbers) that make Handoff at `base_url` answer its calls, as an agent's."""
+    return {"voice_url": f"{base_url}/voice/incoming", "voice_fallback_url": f"{base_url}/voice/fallback",
+            "status_callback": f"{base_url}/voice/status"}
+
+
 class SimClientError(Exception):
     """The control API answered with an error."""
 

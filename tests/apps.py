@@ -4,8 +4,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 
 from werkzeug.serving import make_server
+
+from simulator.testing import handoff_number
 
 
 @contextlib.contextmanager
@@ -56,8 +59,7 @@ def api_caller(flask_app, token: str):
 def phone_for(sim, base_url: str, agent_number: str, *, default_caller: str = "+14155550100"):
     """Point `agent_number` at the app at `base_url`; place(caller) calls it and returns once the caller
     is with the agent."""
-    sim.set_number(agent_number, voice_url=f"{base_url}/voice/incoming", voice_fallback_url=f"{base_url}/voice/fallback",
-                   status_callback=f"{base_url}/voice/status")
+    sim.set_number(agent_number, **handoff_number(base_url))
 
     def place(caller: str = default_caller, *, sip: bool = False, persona: dict | None = None) -> str:
         sim.add_persona({"address": caller, "kind": "human", **(persona or {})})
@@ -79,3 +81,15 @@ def outcome_waiter(api, sim, *, timeout: float):
         return sim.wait_for(check, timeout=timeout, message=f"transfer {transfer_id} finished")
 
     return wait
+
+
+def wait_until(predicate, *, timeout: float, message: str, interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy (a condition, not a fixed sleep); that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message}: not within {timeout} s")
+        time.sleep(interval)

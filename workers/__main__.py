@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="worker processes (default: WORKER_PROCESSES, or 2)")
     parser.add_argument("--burst", action="store_true", help="work until the queue is empty, then exit")
     args = parser.parse_args(argv)
-    processes = args.processes if args.processes is not None else getattr(config, "worker_processes", 2)
+    processes = args.processes if args.processes is not None else config.worker_processes
     if processes < 1:
         print("handoff worker: --processes must be at least 1", file=sys.stderr)
         return 2

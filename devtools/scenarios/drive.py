@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlencode
 
+from simulator.model import FINAL_STATUSES
+from simulator.testing import handoff_number
+
 from .endpoint import Endpoint, EndpointError
 from .expect import check
 from .files import Scenario
-from .observe import FINAL, Observation, Refusal, observe
+from .observe import Observation, Refusal, observe
 from .parties import addresses, personas
 
 REACH_AGENT_SECONDS = 15     # the caller must be with the agent by then (or by the scenario's timeout)
@@ -107,15 +110,12 @@ def run(scenario: Scenario, endpoint: Endpoint, *, caller: str, agent_number: st
 
 def _register(endpoint: Endpoint, number: str) -> None:
     """The scenario's own agent number, answered by the service like make run's +15005550006."""
-    base = endpoint.base_url
-    endpoint.sim("POST", "/numbers", {"number": number, "voice_url": f"{base}/voice/incoming",
-                                      "voice_fallback_url": f"{base}/voice/fallback",
-                                      "status_callback": f"{base}/voice/status"})
+    endpoint.sim("POST", "/numbers", {"number": number, **handoff_number(endpoint.base_url)})
 
 
 def _with_agent(endpoint: Endpoint, sid: str) -> dict | None:
     call = endpoint.sim("GET", f"/calls/{sid}")
-    if call.get("status") in FINAL:
+    if call.get("status") in FINAL_STATUSES:
         raise ScenarioAborted(f"the caller's call ended ({call.get('status')}) before reaching the agent")
     return call if call.get("activity") == "with-agent" else None
 
@@ -157,7 +157,7 @@ def _start(endpoint: Endpoint, scenario: Scenario, caller_sid: str, call: dict,
         if state.get("activity") == "with-agent" and (agent.get("sessions") or 0) > sessions \
                 and parameters.get("transfer_outcome") == "transfer-refused":
             return Refusal(via, str(parameters.get("transfer_detail") or "(no detail)"))
-        if state.get("status") in FINAL:
+        if state.get("status") in FINAL_STATUSES:
             raise ScenarioAborted(f"start: the agent ended its session with HandoffData {request}, and the "
                                   f"caller's call ended ({state.get('status')}) before any transfer started"
                                   f"{_last_error(endpoint, caller_sid)}")
@@ -206,7 +206,7 @@ def _settled(endpoint: Endpoint, transfer_id: str, caller_sid: str) -> bool:
     """The transfer has its outcome and the caller is where it leaves them (or gone)."""
     caller = endpoint.sim("GET", f"/calls/{caller_sid}")
     transfer = endpoint.api("GET", f"/transfers/{transfer_id}")
-    if caller.get("status") in FINAL:
+    if caller.get("status") in FINAL_STATUSES:
         return transfer.get("outcome") is not None or transfer.get("status") == "completed"
     if transfer.get("outcome") is None:
         return False
@@ -225,7 +225,7 @@ def _clean_up(endpoint: Endpoint, caller_sid: str | None, agent_number: str, sco
             endpoint.sim("POST", f"/calls/{caller_sid}/hangup")
             for call in endpoint.sim("GET", "/calls") or []:
                 if (call.get("parent_call_sid") == caller_sid or call.get("from") == agent_number) \
-                        and call.get("status") not in FINAL:
+                        and call.get("status") not in FINAL_STATUSES:
                     endpoint.sim("POST", f"/calls/{call['sid']}/hangup")
         endpoint.sim("DELETE", "/personas?" + urlencode([("scope", number) for number in scope]))
     except Exception:   # noqa: BLE001 - the stack may be going away: nothing left to keep clean, and the

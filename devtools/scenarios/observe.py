@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from simulator.model import FINAL_STATUSES
 from simulator.parties import normalize_address
 
 from .endpoint import Endpoint
 
-FINAL = ("completed", "busy", "failed", "no-answer", "canceled")
 IN_CONFERENCE = ("in-conference",)
 STEP_EVENTS = ("dialing", "handed-to-agent")   # a step of the plan reached: its targets dialed or connected
 
@@ -126,7 +126,7 @@ class Observation:
     def caller_end(self) -> tuple[set[str], str]:
         """Where the caller is now: the labels that name it, and a few words for the report."""
         call = self.caller
-        if call.get("status") in FINAL:
+        if call.get("status") in FINAL_STATUSES:
             refer = next((e for e in reversed(self.caller_timeline) if e.get("type") == "refer"), None)
             hangup = next((e for e in reversed(self.caller_timeline) if e.get("type") == "hangup"), {})
             if refer is not None and hangup.get("by") == "refer":
@@ -151,7 +151,7 @@ class Observation:
         conference = call.get("conference")
         if conference and activity in IN_CONFERENCE:
             others = [c for c in self.calls if c.get("conference") == conference and c.get("sid") != call.get("sid")
-                      and c.get("activity") in IN_CONFERENCE and c.get("status") not in FINAL]
+                      and c.get("activity") in IN_CONFERENCE and c.get("status") not in FINAL_STATUSES]
             labels = set()
             for other in others:
                 name = self.name_of(other.get("to"))

@@ -11,12 +11,14 @@ from datetime import date, datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-OUTCOMES = ("transfer-success", "transfer-failed-timeout", "transfer-failed-connection-error",
-            "transfer-cancelled", "transfer-screening-rejected")
+from handoff.routing.loader import flatten_messages
+from handoff.state import Outcome, TransferMode
+
+OUTCOMES = tuple(outcome.value for outcome in Outcome)
 DOES = ("accepts", "declines", "answers", "voicemail", "fax", "never-answers", "busy", "unreachable",
         "hangs-up-mid-whisper")
 VIA = ("api", "handoff_data", "tool")
-MODES = ("cold", "warm", "agent")
+MODES = tuple(mode.value for mode in TransferMode)
 HEARD_KINDS = ("music", "silence", "beep", "bridged")   # heard items that name a kind, not a text
 NOTHING = "nothing"
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -211,23 +213,17 @@ class ScenarioFileSchema(Strict):
 
 # --- error messages ------------------------------------------------------------------------------
 
-def _flatten(messages, path=()):
-    """(path, message) pairs; Dict value errors lose marshmallow's extra 'value' level."""
-    if isinstance(messages, dict):
-        for key, sub in messages.items():
-            if key == "value" and path and not isinstance(path[-1], int):
-                yield from _flatten(sub, path)
-            elif key == "key" and path and not isinstance(path[-1], int):
-                yield from _flatten(sub, path[:-1] + (f"{path[-1]} (the name)",))
-            else:
-                yield from _flatten(sub, path + (key,))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        yield path, "; ".join(messages)
-    elif isinstance(messages, list):
-        for i, sub in enumerate(messages):
-            yield from _flatten(sub, path + (i,))
-    else:
-        yield path, str(messages)
+def _without_dict_levels(path) -> tuple:
+    """marshmallow's error path without a Dict field's extra level: `value` goes, `key` names the entry's name."""
+    out = ()
+    for part in path:
+        if part == "value" and out and not isinstance(out[-1], int):
+            continue
+        if part == "key" and out and not isinstance(out[-1], int):
+            out = out[:-1] + (f"{out[-1]} (the name)",)
+        else:
+            out += (part,)
+    return out
 
 
 def _schema_at(path) -> Schema | None:
@@ -259,6 +255,7 @@ def scenario_label(raw, index: int) -> str:
 
 def describe(path, message: str, raw) -> str:
     """One line: where (scenario, field path) and what is wrong."""
+    path = _without_dict_levels(path)
     where = []
     rest = [p for p in path if p != "_schema"]
     if len(rest) >= 2 and rest[0] == "scenarios" and isinstance(rest[1], int):
@@ -282,4 +279,4 @@ def describe(path, message: str, raw) -> str:
 
 def errors(messages, raw) -> list[str]:
     """Every marshmallow error as one line."""
-    return [describe(path, message, raw) for path, message in _flatten(messages)]
+    return [describe(path, message, raw) for path, message in flatten_messages(messages)]

@@ -126,12 +126,9 @@ class Stacks:
         self.logs[recipients.key] = log_path
         log = open(log_path, "w", encoding="utf-8")
         self._logs.append(log)
-        port, sim_port, redis_port = ports
         self.say(f"starting a local stack for {recipients.label} (log: {log_path})")
         try:
-            stack = LocalStack(home / "var", port=port, sim_port=sim_port, redis_port=redis_port, output=log, env={
-                "TRANSFER_CONFIG": str(path), "REDIS_URL": "",   # always its own embedded Redis
-                "PROMETHEUS_MULTIPROC_DIR": str(home / "var" / "metrics")})
+            stack = LocalStack.isolated(home, path, output=log, ports=ports)
             stack.start()
         except Exception as exc:    # honcho missing, a full disk...: still one line (start stopped what it began)
             what = str(exc) if isinstance(exc, LocalStackError) else f"{type(exc).__name__}: {exc}"

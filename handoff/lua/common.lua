@@ -71,13 +71,6 @@ local function finish(k, now, now_ts, outcome, detail, inline_return)
   return 'finished'
 end
 
--- True when attempt `n` (0-based) is a dynamic recipient not yet resolved (no targets).
-local function next_is_dynamic(t, n)
-  local ok, plan = pcall(cjson.decode, hget(t, 'plan') or '[]')
-  local a = ok and plan[n + 1] or nil
-  return a ~= nil and a.dynamic ~= nil and a.dynamic ~= cjson.null and #(a.targets or {}) == 0
-end
-
 -- An attempt failed: the next attempt of the plan is due (after its retry interval), or the
 -- transfer finishes with this outcome. `on_next` says what the next attempt waits for.
 local function fail_attempt(k, now, now_ts, outcome, detail, on_next, inline_return)
@@ -97,9 +90,6 @@ local function fail_attempt(k, now, now_ts, outcome, detail, on_next, inline_ret
                      detail = detail, delay = delay, destination = attempt_destination(t, attempt + 1)})
     local kind, after = 'dial', 0
     if on_next ~= nil and on_next ~= cjson.null then kind, after = on_next.kind, on_next.after or 0 end
-    -- A dynamic next attempt has no destination until a worker asks its webhook: nothing can wait for
-    -- its answer yet, so its dial job is due (the caller holds meanwhile).
-    if kind == 'attempt' and next_is_dynamic(t, attempt + 1) then kind, after = 'dial', 0 end
     -- A next attempt that waits for its answer (cold: its Dial is in the document answered now) has dialed.
     if kind == 'attempt' then stamp(k, {'dialed'}, now_ts + delay) end
     set_deadline(t, k.index, hget(t, 'id'), kind, now_ts + delay + after)

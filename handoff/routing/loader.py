@@ -14,15 +14,16 @@ from .model import (LAST_RESORT, Condition, Config, Group, Override, Recipient,
 from .schema import FileSchema
 
 
-def _flatten(messages, path=()):
+def flatten_messages(messages, path=()):
+    """(path, message) pairs from marshmallow's nested error messages."""
     if isinstance(messages, dict):
         for key, sub in messages.items():
-            yield from _flatten(sub, path + (key,))
+            yield from flatten_messages(sub, path + (key,))
     elif isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages):
         yield path, "; ".join(messages)
     elif isinstance(messages, list):
         for i, sub in enumerate(messages):
-            yield from _flatten(sub, path + (i,))
+            yield from flatten_messages(sub, path + (i,))
     else:
         yield path, str(messages)
 
@@ -81,7 +82,7 @@ def parse_config(text: str, path: str = "<recipients>") -> Config:
     try:
         data = FileSchema().load(raw)
     except ValidationError as exc:
-        errors = list(_flatten(exc.messages))
+        errors = list(flatten_messages(exc.messages))
         p, message = errors[0]
         entry, field = _describe_path(p, raw)
         raise _fail(path, entry, field, message, len(errors) - 1) from None

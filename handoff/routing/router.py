@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 from datetime import datetime, timezone
 
-from ..placeholders import PLACEHOLDER_RE
 from ..destinations import (AllowList, DestinationError, check_client, check_sip_uri, parse_e164,
                             parse_raw_target, send_digits)
 from ..targets import DeliverySettings, Plan, Step, Target, TargetKind
@@ -19,13 +18,6 @@ from .variables import Scope, placeholders
 
 MODES = ("cold", "warm", "agent")
 MASK = "***"
-
-
-def _bind_or_keep(scope: Scope, placeholder: str, fixed) -> str:
-    try:
-        return scope.bind(placeholder, kind="text", what="a text", recipient_fixed=fixed)
-    except RoutingError:
-        return placeholder
 
 
 def _now(now: datetime | None) -> datetime:
@@ -293,13 +285,8 @@ class Router:
         who = f"recipient {lead.name!r}" if lead else "the file's defaults"
 
         def bind(text: str | None, what: str) -> str | None:
-            try:
-                return scope.bind(text, kind="text", what=f"{what} of {who}", recipient_fixed=fixed)
-            except RoutingError:
-                if strict:
-                    raise
-                # a later step's unbound name stays as written: the transfer fills what it knows then
-                return PLACEHOLDER_RE.sub(lambda m: _bind_or_keep(scope, m.group(0), fixed), text)
+            # not strict: a later step's unbound name stays as written; the transfer fills what it knows then
+            return scope.bind(text, kind="text", what=f"{what} of {who}", recipient_fixed=fixed, strict=strict)
 
         settings = dataclasses.replace(settings, whisper=bind(settings.whisper, "the whisper"),
                                        summary_prompt=bind(settings.summary_prompt, "the summary prompt"),

@@ -100,11 +100,12 @@ class Scope:
         return dict(sorted(out.items()))
 
     def bind(self, text: str | None, *, kind: str, what: str,
-             recipient_fixed: Mapping | None = None) -> str | None:
+             recipient_fixed: Mapping | None = None, strict: bool = True) -> str | None:
         """Fill every `<name>` in `text`; raises RoutingError naming an unbound or unsafe one.
 
         `kind` is a key of SAFE ("number", "sip_uri", ...); `what` names the field for messages,
-        e.g. "recipient 'billing' number".
+        e.g. "recipient 'billing' number". With `strict=False` a name that cannot be bound (unbound,
+        or its value unsafe) stays as written instead.
         """
         if text is None:
             return None
@@ -115,13 +116,15 @@ class Scope:
             name = match.group(1)
             value, _source = self.lookup(name, recipient_fixed)
             if value is None:
-                if allow_runtime and name in RUNTIME_PLACEHOLDERS:
+                if (allow_runtime and name in RUNTIME_PLACEHOLDERS) or not strict:
                     return match.group(0)
                 raise RoutingError(
                     f"placeholder <{name}> in {what} is not bound: pass '{name}' in variables "
                     f"(request or call) or give it a fixed value in the file",
                     field=f"variables.{name}")
             if not safe.match(value):
+                if not strict:
+                    return match.group(0)
                 raise RoutingError(
                     f"variable '{name}' = {value!r} cannot be used in {what}: "
                     f"it must be a plain {kind.replace('_', ' ')} value",

@@ -39,15 +39,18 @@ class ColdMode(ModeBase):
         urls, attempt, s = self.ctx.urls, t.current, t.leg_settings
         target = attempt.targets[0]
         message = t.settings.message if t.attempt == 0 else None
-        # The ring timeout of the attempt that follows rides in the action URL: a failed Dial arms
-        # that attempt's deadline in the same round trip, without reading the transfer first.
-        following = t.attempts[t.attempt + 1] if t.attempt + 1 < len(t.attempts) else attempt
+        # What the attempt that follows waits for rides in the action URL (its ring timeout, or `nd`:
+        # a dynamic recipient whose dial job is due at once): a failed Dial arms that attempt's
+        # deadline in the same round trip, without reading the transfer first.
+        has_next = t.attempt + 1 < len(t.attempts)
+        following = t.attempts[t.attempt + 1] if has_next else attempt
         rt = t.settings_for(following).timeout
+        nd = 1 if has_next and following.dynamic and not following.targets else None
         if t.refer:
             return d.ReferOut(endpoint(target), urls.transfer(t.id, "refer-action", t.call_sid, attempt=t.attempt,
-                                                              rt=rt), message=message)
+                                                              rt=rt, nd=nd), message=message)
         return d.DialOut(endpoint(target), action_url=urls.transfer(t.id, "dial-action", t.call_sid, attempt=t.attempt,
-                                                                    rt=rt),
+                                                                    rt=rt, nd=nd),
                          status_callback_url=urls.transfer(t.id, "dial-status", t.call_sid, attempt=t.attempt),
                          timeout=s.timeout, caller_id=t.leg_caller_id or None, message=message,
                          pause_seconds=int(attempt.delay) if inline else 0)
@@ -99,7 +102,7 @@ class ColdMode(ModeBase):
     # ------------------------------------------------------------------ callbacks (webhooks)
     def dial_action(self, transfer_id: str, call_sid: str, attempt: int, *, dial_status: str,
                     dial_call_sid: str | None, duration: str | None, ring_timeout: int,
-                    sip_code: str | None = None) -> d.Decision:
+                    next_dynamic: bool, sip_code: str | None = None) -> d.Decision:
         """The Dial ended: bridged-and-over, or failed (the next attempt, or the last resort)."""
         outcome = DIAL_STATUS_OUTCOMES.get(dial_status, Outcome.CONNECTION_ERROR)
         event = {"event": "dial-ended", "attempt": attempt, "dial_status": dial_status, "leg": dial_call_sid,
@@ -110,11 +113,11 @@ class ColdMode(ModeBase):
                             detail="bridge ended", inline_return=self.lifecycle.inline_return)
         else:
             change = self._failed(attempt, outcome, f"dial {dial_status}", event, f"dial-action:{attempt}",
-                                  ring_timeout, DIAL_RESULTS.get(dial_status, AttemptResult.FAILED))
+                                  ring_timeout, next_dynamic, DIAL_RESULTS.get(dial_status, AttemptResult.FAILED))
         return self._next(self.store.apply(transfer_id, call_sid, change))
 
     def refer_action(self, transfer_id: str, call_sid: str, attempt: int, *, refer_status: str | None,
-                     sip_code: str | None, ring_timeout: int) -> d.Decision:
+                     sip_code: str | None, ring_timeout: int, next_dynamic: bool) -> d.Decision:
         """Refer's action: 2xx means the caller's SIP side took the call; anything else fails."""
         ok = (refer_status or "").lower() in ("in-progress", "completed", "answered") or (sip_code or "").startswith("2")
         event = {"event": "refer-result", "refer_status": refer_status, "sip_code": sip_code}
@@ -128,16 +131,19 @@ class ColdMode(ModeBase):
         result = AttemptResult.NO_ANSWER if sip_code in ("408", "480") else \
             AttemptResult.BUSY if sip_code in ("486", "600") else AttemptResult.FAILED
         change = self._failed(attempt, outcome, f"REFER failed ({sip_code or refer_status})", event,
-                              f"refer:{attempt}", ring_timeout, result)
+                              f"refer:{attempt}", ring_timeout, next_dynamic, result)
         return self._next(self.store.apply(transfer_id, call_sid, change))
 
     def _failed(self, attempt: int, outcome: Outcome, detail: str, event: dict, event_id: str,
-                ring_timeout: int, result: AttemptResult) -> Change:
+                ring_timeout: int, next_dynamic: bool, result: AttemptResult) -> Change:
         # The next cold attempt starts in the very document we answer: it waits for its Dial
-        # (`ring_timeout` is that attempt's, from the failed one's action URL).
+        # (`ring_timeout` is that attempt's, from the failed one's action URL). A dynamic one has no
+        # destination until a worker asks its webhook: its dial job is due (the caller holds meanwhile).
+        on_next = Deadline(DeadlineKind.DIAL, 0) if next_dynamic else \
+            Deadline(DeadlineKind.ATTEMPT, ring_timeout + RING_GRACE)
         return Change(event=event, event_id=event_id, attempt=attempt, sources=DIAL_STATES, to="fail-attempt",
                       outcome=outcome, detail=detail, inline_return=self.lifecycle.inline_return, result=result,
-                      on_next=Deadline(DeadlineKind.ATTEMPT, ring_timeout + RING_GRACE))
+                      on_next=on_next)
 
     def _next(self, result: Result) -> d.Decision:
         """What the caller hears after a Dial or Refer ended, whatever the event's verdict."""

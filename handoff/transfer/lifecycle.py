@@ -101,12 +101,13 @@ class Lifecycle:
     # ------------------------------------------------------------------ the job that moves things on
     def advance(self, transfer_id: str) -> None:
         """Job: act on the transfer's deadline if it has passed (and again while the next one is due)."""
+        asked: set[str] = set()    # calls whose status this run asked Twilio for already (once is enough)
         for _ in range(6):
             t = self.store.get_transfer(transfer_id)
-            if t is None or not self._act(t):
+            if t is None or not self._act(t, asked):
                 return
 
-    def _act(self, t: Transfer) -> bool:
+    def _act(self, t: Transfer, asked: set[str]) -> bool:
         """One step; True when another may be due at once."""
         if not t.status.is_finished and self._caller_gone(t):
             self.store.apply(t.id, t.call_sid, Change(event={"event": "caller-gone"}, ignore_caller=False,
@@ -142,15 +143,17 @@ class Lifecycle:
         if kind is DeadlineKind.START:
             mode.start(t)
         elif kind is DeadlineKind.DIAL:
-            mode.dial(t)
+            # A retry or fallback never touches a holding caller's call: nothing else would notice them gone.
+            if not (mode.holds_caller and t.attempt > 0 and self._gone_at_twilio_once(t, asked)):
+                mode.dial(t)
         elif kind is DeadlineKind.ATTEMPT:
-            if not mode.reconcile(t) and not self.caller_left(t):
+            if not mode.reconcile(t) and not self._gone_at_twilio_once(t, asked):
                 ringing = t.status in (TransferStatus.DIALING, TransferStatus.RINGING)
                 self.attempt_failed(t, Outcome.TIMEOUT, "no answer in time" if ringing else "no key pressed in time",
                                     {"event": "timeout", "stage": "attempt", "attempt": t.attempt},
                                     result=AttemptResult.NO_ANSWER if ringing else AttemptResult.TIMEOUT)
                 self.end_legs(t.id, attempt=t.attempt)
-        elif kind is DeadlineKind.JOIN and not mode.reconcile(t) and not self.caller_left(t):
+        elif kind is DeadlineKind.JOIN and not mode.reconcile(t) and not self._gone_at_twilio_once(t, asked):
             self.attempt_failed(t, Outcome.CONNECTION_ERROR, "accepted but never joined",
                                 {"event": "timeout", "stage": "join", "attempt": t.attempt, "leg": t.bridged_leg},
                                 result=AttemptResult.FAILED)
@@ -161,7 +164,14 @@ class Lifecycle:
         call = self.store.get_call(t.call_sid) or {}
         return call.get("status") in CALL_ENDED
 
-    def caller_left(self, t: Transfer) -> bool:
+    def _gone_at_twilio_once(self, t: Transfer, asked: set[str]) -> bool:
+        """caller_gone_at_twilio, unless this advance asked already (a gone caller is recorded by then)."""
+        if t.call_sid in asked:
+            return False
+        asked.add(t.call_sid)
+        return self.caller_gone_at_twilio(t)
+
+    def caller_gone_at_twilio(self, t: Transfer) -> bool:
         """Job: ask Twilio whether the caller's call is over, before a timeout or a fallback acts for them.
 
         Its hang-up callback may have been lost, or Twilio no longer knows the call (404: the simulator

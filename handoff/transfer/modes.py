@@ -26,6 +26,7 @@ def speech_seconds(text: str | None) -> float:
 
 
 class Mode(Protocol):
+    holds_caller: bool
     def start(self, t: Transfer) -> None: ...
     def dial(self, t: Transfer) -> None: ...
     def reconcile(self, t: Transfer) -> bool: ...
@@ -35,6 +36,9 @@ class Mode(Protocol):
 
 class ModeBase:
     """Helpers every mode uses; the chain itself is the lifecycle's."""
+
+    # The caller holds while a retry or fallback dials (warm): no redirect would fail if they were gone.
+    holds_caller = False
 
     def __init__(self, ctx: Context, lifecycle: "Lifecycle"):
         self.ctx = ctx

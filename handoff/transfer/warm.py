@@ -35,6 +35,8 @@ DEFAULT_HOLD_ANNOUNCEMENT = "Please hold while I connect you."
 class WarmMode(ModeBase):
     """First step, dialing, and the callbacks of a warm transfer."""
 
+    holds_caller = True
+
     # ------------------------------------------------------------------ documents
     def caller_document(self, t: Transfer) -> d.Decision:
         """The caller in the conference, on hold audio until the recipient joins."""
@@ -81,8 +83,6 @@ class WarmMode(ModeBase):
 
     def dial(self, t: Transfer) -> None:
         """Job: dial every target of the attempt that is due (its deadline armed first)."""
-        if t.attempt > 0 and self.lifecycle.caller_left(t):   # a retry or fallback never touches the caller's call
-            return
         t = self.resolve(t)
         if t is None:
             return

@@ -2,19 +2,15 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.apps import built_app  # noqa: F401  (the tests here import it from this module)
+from tests.apps import api_caller, built_app, wait_until  # noqa: F401  (the tests here import them from here)
 
 OPS_TOKEN = "ops-secret-token-0123456789abcdef"
 BOT_TOKEN = "bot-secret-token-fedcba9876543210"
 LABELLED_TOKENS = f"ops:{OPS_TOKEN},agent-bot:{BOT_TOKEN}"
-
-
-
 
 
 @pytest.fixture(scope="session")
@@ -27,34 +23,13 @@ def labelled_app(app, service_env):
 @pytest.fixture
 def as_token(labelled_app):
     """as_token(token)(method, path, **kwargs): a request to the labelled app with that bearer token."""
-    client = labelled_app.test_client()
-
-    def with_token(token: str):
-        def call(method, path, **kwargs):
-            headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-            return getattr(client, method)(path, headers=headers, **kwargs)
-
-        return call
-
-    return with_token
+    return lambda token: api_caller(labelled_app, token)
 
 
 @pytest.fixture
 def audit(app):
     """The session app's audit log (same stream as the labelled app's)."""
     return app.extensions["audit"]
-
-
-def wait_until(predicate, *, timeout: float, message: str, interval: float = 0.05):
-    """Poll `predicate` until it returns something truthy (a condition, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message}: not within {timeout} s")
-        time.sleep(interval)
 
 
 def worker_log(service_env) -> Path:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.model import FINAL_STATUSES
 from simulator.testing import TEST_SETTINGS, SimClientError, run_simulator
 
 from .stack import ACCOUNT_SID, AUTH_TOKEN, Stack
-
-FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 
 
 @pytest.fixture(scope="module")
@@ -46,25 +45,15 @@ class Faults:
         self.added: list[dict] = []
 
     def add(self, **rule) -> dict:
-        if hasattr(self.sim, "add_fault"):
-            stored = self.sim.add_fault(**rule)
-        else:
-            stored = self.sim._req("POST", "/faults", rule)
-        if isinstance(stored, dict) and "rules" in stored:    # the HTTP API answers the stored rules
-            stored = stored["rules"][0]
+        stored = self.sim.add_fault(**rule)
         self.added.append(stored)
         return stored
 
     def state(self) -> dict:
-        if hasattr(self.sim, "faults"):
-            return self.sim.faults()
-        return self.sim._req("GET", "/faults")
+        return self.sim.faults()
 
     def clear(self) -> None:
-        if hasattr(self.sim, "clear_faults"):
-            self.sim.clear_faults()
-        else:
-            self.sim._req("DELETE", "/faults")
+        self.sim.clear_faults()
 
     def hits(self, rule: dict | None = None) -> list[dict]:
         """Times a rule (default: any rule this test added) fired."""
@@ -92,17 +81,12 @@ def _fault_test_guard(request, stack, sim):
     settings_before = sim.settings()
     request.node._faults_before_calls = before_calls
     yield
-    try:
-        Faults(sim).clear()
-    except (SimClientError, ValueError) as exc:
-        # A simulator without the faults API (404, not JSON) has no rules to clear.
-        if getattr(exc, "status", 404) not in (404, 405):
-            raise
+    Faults(sim).clear()
     changed = {k: v for k, v in settings_before.items() if sim.settings().get(k) != v}
     if changed:
         sim.settings(**changed)
     for call in sim.calls():
-        if call["sid"] not in before_calls and call["status"] not in FINAL_CALL_STATUSES:
+        if call["sid"] not in before_calls and call["status"] not in FINAL_STATUSES:
             try:
                 sim.hangup(call["sid"])
             except SimClientError:

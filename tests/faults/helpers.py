@@ -2,15 +2,17 @@
 recipient heard. Everything is read from the API and the simulator, never from our internals."""
 from __future__ import annotations
 
-SUCCESS = "transfer-success"
-TIMEOUT = "transfer-failed-timeout"
-CONNECTION_ERROR = "transfer-failed-connection-error"
-CANCELLED = "transfer-cancelled"
-REJECTED = "transfer-screening-rejected"
-OUTCOMES = frozenset({SUCCESS, TIMEOUT, CONNECTION_ERROR, CANCELLED, REJECTED})
+from handoff.state import Outcome
+from simulator.model import FINAL_STATUSES
+
+SUCCESS = Outcome.SUCCESS.value
+TIMEOUT = Outcome.TIMEOUT.value
+CONNECTION_ERROR = Outcome.CONNECTION_ERROR.value
+CANCELLED = Outcome.CANCELLED.value
+REJECTED = Outcome.SCREENING_REJECTED.value
+OUTCOMES = frozenset(outcome.value for outcome in Outcome)
 # Nobody cancelled and nobody declined: after a crash the service may still give up, but cleanly.
 NOT_CANCELLED_OR_REJECTED = frozenset({SUCCESS, TIMEOUT, CONNECTION_ERROR})
-FINAL_CALL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 BRIDGED_ACTIVITIES = ("in-conference", "bridged")
 
 WARM = "+14155550150"          # warm_desk: timeout 2, accept_timeout 1, detection_timeout 3
@@ -76,7 +78,7 @@ def assert_finished(stack, caller: str, transfer_id: str, outcome: str, *, timeo
     status completed, the same outcome, exactly one 'completed' event in its timeline."""
     sim = stack.sim
     call = sim.call(caller)
-    if call["status"] not in FINAL_CALL_STATUSES and call["activity"] in BRIDGED_ACTIVITIES:
+    if call["status"] not in FINAL_STATUSES and call["activity"] in BRIDGED_ACTIVITIES:
         sim.hangup(caller)
     final = stack.wait_transfer(transfer_id, lambda t: t["status"] == "completed", timeout=timeout)
     assert final["outcome"] == outcome, (final["outcome"], outcome, events(final))
@@ -98,7 +100,7 @@ def settle(stack, caller: str, transfer_id: str, *, timeout: float, allowed=OUTC
 def wait_ended(sim, sids, *, timeout: float = 8, message: str = "legs ended") -> None:
     """Every call in `sids` has ended (nobody is left on a line the service forgot)."""
     sids = list(sids)
-    sim.wait_for(lambda: all(sim.call(s)["status"] in FINAL_CALL_STATUSES for s in sids), timeout=timeout,
+    sim.wait_for(lambda: all(sim.call(s)["status"] in FINAL_STATUSES for s in sids), timeout=timeout,
                  message=f"{message}: {[(s, sim.call(s)['status'], sim.call(s)['activity']) for s in sids]}")
 
 

@@ -27,6 +27,7 @@ import requests
 from rq import Worker
 
 from devtools.embedded_redis import EmbeddedRedis, free_port
+from simulator.testing import handoff_number
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_SID = "AC" + "fa01fa01" * 4
@@ -233,9 +234,7 @@ class Stack:
         return self
 
     def configure_agent_number(self) -> None:
-        self.sim.set_number(AGENT_NUMBER, voice_url=f"{self.base_url}/voice/incoming",
-                            voice_fallback_url=f"{self.base_url}/voice/fallback",
-                            status_callback=f"{self.base_url}/voice/status")
+        self.sim.set_number(AGENT_NUMBER, **handoff_number(self.base_url))
 
     def close(self) -> None:
         """Stop everything this stack started (web, worker, then Redis). Safe to call twice."""

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from devtools.embedded_redis import free_port
+from devtools.processes import alive, descendants, processes_with
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = "Ctrl-C stops everything"
@@ -25,49 +26,9 @@ def clean_env(var_dir: Path, **extra: str) -> dict[str, str]:
     return {**env, **dict.fromkeys(blank, ""), "HANDOFF_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1", **extra}
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process started by `pid`, however deep (they run in sessions of their own)."""
-    found, queue = set(), [pid]
-    while queue:
-        current = queue.pop()
-        for task in _listdir(f"/proc/{current}/task"):
-            try:
-                children = Path(f"/proc/{current}/task/{task}/children").read_text().split()
-            except OSError:
-                continue
-            for child in map(int, children):
-                if child not in found:
-                    found.add(child)
-                    queue.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def processes_using(var_dir: Path) -> dict[int, str]:
     """Live processes whose environment names `var_dir` (the stack's, respawned ones included): pid -> command."""
-    marker = f"HANDOFF_VAR_DIR={var_dir}".encode()
-    found = {}
-    for entry in _listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid() and alive(int(entry)):
-            try:
-                if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
-                    found[int(entry)] = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-    return found
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
+    return processes_with(f"HANDOFF_VAR_DIR={var_dir}\0")   # \0 ends the variable: not var_dir2
 
 
 class MakeRun:

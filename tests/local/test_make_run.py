@@ -15,15 +15,16 @@ import redis
 import requests
 
 from devtools.embedded_redis import EmbeddedRedis
+from devtools.local_stack import AGENT_NUMBER, SIM_ACCOUNT_SID, SIM_AUTH_TOKEN
+from handoff.state import Outcome
 
 from .make_run import ROOT, MakeRun, clean_env, processes_using
 
 STOP_LIMIT = 3.0
 SLOW_DESK, BACKUP_DESK = "+14155550177", "+14155550100"
-CALLER, AGENT_NUMBER = "+14155550123", "+15005550006"
-SIM_AUTH = ("AC" + "0123456789abcdef" * 2, "local-simulator-token")
-OUTCOMES = {"transfer-success", "transfer-failed-timeout", "transfer-failed-connection-error", "transfer-cancelled",
-            "transfer-screening-rejected"}
+CALLER = "+14155550123"
+SIM_AUTH = (SIM_ACCOUNT_SID, SIM_AUTH_TOKEN)
+OUTCOMES = {outcome.value for outcome in Outcome}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.apps import built_app, served  # noqa: F401  (the tests here import them from this module)
+from tests.apps import api_caller, built_app, served  # noqa: F401  (the tests here import them from this module)
 
 HERE = Path(__file__).resolve().parent
 RECIPIENTS = HERE / "recipients.yaml"
@@ -18,14 +18,7 @@ RECIPIENTS = HERE / "recipients.yaml"
 
 def bearer(flask_app, service_env):
     """api(method, path, **kwargs) against flask_app with the bearer token."""
-    client = flask_app.test_client()
-    token = service_env["API_TOKEN"].split(",")[0]
-
-    def call(method, path, **kwargs):
-        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-        return getattr(client, method)(path, headers=headers, **kwargs)
-
-    return call
+    return api_caller(flask_app, service_env["API_TOKEN"].split(",")[0])
 
 
 @pytest.fixture(scope="session")

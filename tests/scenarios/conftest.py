@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from devtools.embedded_redis import free_port
 from devtools.local_stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,10 +24,7 @@ def stack(tmp_path_factory):
     """A LocalStack serving examples/recipients.yaml (its log in the same temporary directory)."""
     home = tmp_path_factory.mktemp("scenario-stack")
     with open(home / "stack.log", "w") as log:
-        local = LocalStack(home / "var", port=free_port(), sim_port=free_port(), redis_port=free_port(), output=log,
-                           env={"TRANSFER_CONFIG": str(RECIPIENTS), "REDIS_URL": "",
-                                "PROMETHEUS_MULTIPROC_DIR": str(home / "metrics")})
-        with local:
+        with LocalStack.isolated(home, RECIPIENTS, output=log) as local:
             requests.post(f"{local.sim_url}/sim/settings", json=FAST, auth=local.sim_auth, timeout=5).raise_for_status()
             yield local
 

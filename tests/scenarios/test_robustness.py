@@ -12,6 +12,9 @@ from pathlib import Path
 
 import requests
 
+from devtools.processes import processes_with
+from tests.apps import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 SLOW = """\
     recipients: {recipients}
@@ -22,31 +25,6 @@ SLOW = """\
         start: {to: front_desk}
         expect: {outcome: transfer-failed-timeout}
 """
-
-
-def wait_until(predicate, *, timeout: float, message: str, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            assert value, message
-            return value
-        time.sleep(interval)
-
-
-def processes_with(marker: str) -> list[str]:
-    """Processes whose environment mentions `marker` (everything a stack under that directory started)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if marker.encode() in (entry / "environ").read_bytes():
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                found.append(f"{entry.name}: {command[:120]}")
-        except OSError:
-            continue
-    return found
 
 
 def runner(tmp_path: Path, *args, env: dict | None = None, **kwargs) -> subprocess.Popen:
@@ -60,7 +38,12 @@ def runner(tmp_path: Path, *args, env: dict | None = None, **kwargs) -> subproce
 
 def assert_nothing_left(tmp_path: Path) -> None:
     wait_until(lambda: not processes_with(str(tmp_path / "tmp")), timeout=5,
-               message=f"left running: {processes_with(str(tmp_path / 'tmp'))}")
+               message=f"left running: {left_running(tmp_path)}")
+
+
+def left_running(tmp_path: Path) -> list[str]:
+    """What a stack under tmp_path left running: "pid: command" lines."""
+    return [f"{pid}: {command[:120]}" for pid, command in processes_with(str(tmp_path / "tmp")).items()]
 
 
 def test_a_stack_that_does_not_start_is_one_line_with_its_complaint(scenario_file, tmp_path):
