@@ -1,11 +1,14 @@
 """Helpers shared by the measurements: percentiles, bulk inbound calls, starting and awaiting transfers."""
 from __future__ import annotations
 
+import http.client
+import json
 import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from urllib.parse import urlparse
 
 import requests
 
@@ -136,3 +139,108 @@ def paced(count: int, rate: float, fn, *, threads: int = 4, max_seconds: float =
         for i, future in futures.items():
             results[i] = future.result()
     return results
+
+
+def burst_post(stack: Stack, call_sids: list[str], body_for, *, window: float, threads: int = 32) -> list[tuple]:
+    """POST one transfer per call, open loop: request i is due at i * window / n from the start (all
+    within `window` seconds when the server keeps up). Each thread keeps one keep-alive connection.
+    Returns (due, sent, answered, HTTP status, transfer id) per call, in order (unix times)."""
+    target = urlparse(stack.app_url)
+    auth = stack.api.headers["Authorization"]
+    n = len(call_sids)
+    results: list = [None] * n
+    lock = threading.Lock()
+    nxt = [0]
+    start = time.time() + 0.2
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+        while True:
+            with lock:
+                i = nxt[0]
+                nxt[0] += 1
+            if i >= n:
+                break
+            due = start + i * window / n
+            delay = due - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            body = json.dumps(body_for(i))
+            sent = time.time()
+            try:
+                conn.request("POST", f"/api/calls/{call_sids[i]}/transfers", body=body,
+                             headers={"Content-Type": "application/json", "Authorization": auth})
+                response = conn.getresponse()
+                payload = response.read()
+                status = response.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
+                results[i] = (due, sent, time.time(), 0, "")
+                continue
+            transfer_id = json.loads(payload).get("id", "") if status == 202 else ""
+            results[i] = (due, sent, time.time(), status, transfer_id)
+        conn.close()
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return results
+
+
+def wait_finished(stack: Stack, transfer_ids, *, timeout: float, idle_timeout: float = 30) -> tuple[list[str], int]:
+    """Wait until every transfer's status is `completed`, read straight from Redis (one pipelined
+    HGET per pending transfer every 0.5 s: no web requests, so web CPU and Redis figures stay the
+    transfers' own). Returns (ids never completed, Redis commands this wait sent)."""
+    from handoff.keys import Keys
+
+    keys = Keys(stack.env["REDIS_KEY_PREFIX"])
+    pending = list(transfer_ids)
+    sent = 0
+    deadline = time.monotonic() + timeout
+    progress = time.monotonic()
+    while pending and time.monotonic() < deadline and time.monotonic() - progress < idle_timeout:
+        with stack.redis.pipeline(transaction=False) as pipe:
+            for transfer_id in pending:
+                pipe.hget(keys.transfer(transfer_id), "status")
+            statuses = pipe.execute()
+        sent += len(pending)
+        still = [t for t, s in zip(pending, statuses) if s != b"completed"]
+        if len(still) < len(pending):
+            progress = time.monotonic()
+        pending = still
+        if pending:
+            time.sleep(0.5)
+    return pending, sent
+
+
+def redis_counters(connection) -> dict:
+    """Commands by type and CPU seconds Redis has used so far (INFO commandstats and cpu)."""
+    stats = connection.info("commandstats")
+    cpu = connection.info("cpu")
+    return {"commands": {name[len("cmdstat_"):]: value["calls"] for name, value in stats.items()},
+            "cpu_s": cpu["used_cpu_user"] + cpu["used_cpu_sys"]}
+
+
+def redis_delta(before: dict, after: dict, *, exclude: dict[str, int] | None = None) -> dict:
+    """Commands and CPU between two redis_counters() snapshots, less the commands the bench itself sent."""
+    commands = {name: after["commands"].get(name, 0) - before["commands"].get(name, 0) for name in after["commands"]}
+    for name, count in (exclude or {}).items():
+        commands[name] = commands.get(name, 0) - count
+    commands = {name: count for name, count in commands.items() if count > 0}
+    return {"commands": commands, "total": sum(commands.values()), "cpu_s": after["cpu_s"] - before["cpu_s"]}
+
+
+def rss_mib(pids) -> list[float]:
+    """Resident memory of each pid in MiB (from /proc), skipping pids that are gone."""
+    out = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            out.append(round(rss / 1024, 1))
+        except (OSError, StopIteration, ValueError):
+            continue
+    return out

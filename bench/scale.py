@@ -1,4 +1,4 @@
-"""4. Scale: 500 warm transfers in flight at once through the simulator, recipients accepting
+"""4. Scale: 2,000 warm transfers POSTed within 2 s through the simulator, recipients accepting
 (press 1, then talk until 30 s after answering), declining (press 2) and never pressing a key (timeout).
 
 Every transfer must end with exactly one outcome, the one its recipient's behaviour implies.
@@ -19,7 +19,8 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bench.common import Sessions, distribution, iso_ts, place_calls, post_transfer, wait_transfers
+from bench.common import (Sessions, burst_post, distribution, iso_ts, place_calls, redis_counters, redis_delta,
+                          wait_finished, wait_transfers)
 
 TARGET_FIRST_WORDS_P99 = 1.0     # seconds: answer (detection's verdict) -> first words heard
 SPEECH = ("say", "whisper")
@@ -41,37 +42,41 @@ PERSONAS = {
 TERMINAL_EVENTS = ("completed",)
 
 
-def measure(stack: Stack, count: int = 500) -> dict:
+def measure(stack: Stack, count: int = 2000, window: float = 2.0) -> dict:
+    """`count` warm transfers POSTed open-loop within `window` seconds; see the module docstring."""
     for persona, _ in PERSONAS.values():
         stack.sim.add_persona(persona)
     kinds = list(PERSONAS)
-    callers = place_calls(stack, count, caller_base=14155556000, timeout=120)
-    local = Sessions({"Authorization": stack.api.headers["Authorization"]})
+    callers = place_calls(stack, count, caller_base=14155556000, timeout=max(120, count / 10))
     time.sleep(1.0)
     memory_before = stack.redis.info("memory")["used_memory"]
     cpu_before = {name: stack.cpu_seconds(name) for name in ("workers", "app", "simulator")}
+    redis_before = redis_counters(stack.redis)
+    sim_before = len(stack.sim.requests())
+    log_before = stack.log_size("app")
 
-    def start(i):
-        kind = kinds[i % len(kinds)]
-        sent, transfer_id, status = post_transfer(stack, local.session, callers[i], {
-            "to": PERSONAS[kind][0]["address"], "mode": "warm", "timeout": 10})
-        return kind, sent, transfer_id, status
+    def body(i):
+        return {"to": PERSONAS[kinds[i % len(kinds)]][0]["address"], "mode": "warm", "timeout": 10}
 
     began = time.time()
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        started = list(pool.map(start, range(count)))
-    posted_seconds = time.time() - began
-    ids = [s[2] for s in started if s[2]]
-    views, unfinished = wait_transfers(stack, ids, timeout=180, idle_timeout=30)
+    posts = burst_post(stack, callers, body, window=window)
+    ids = [p[4] for p in posts if p and p[4]]
+    unfinished, poll_commands = wait_finished(stack, ids, timeout=max(300, count / 4), idle_timeout=45)
     finished_wall = time.time()
     memory_after = stack.redis.info("memory")["used_memory"]
     cpu_after = {name: stack.cpu_seconds(name) for name in cpu_before}
+    redis_used = redis_delta(redis_before, redis_counters(stack.redis), exclude={"hget": poll_commands})
+    rest = stack.sim.requests()[sim_before:]
+    access = stack.log_lines_since("app", log_before)
+    views, _ = wait_transfers(stack, ids, timeout=120)     # after the counters: reading costs are not theirs
 
     outcomes: dict[str, dict[str, int]] = {k: {} for k in kinds}
     wrong, multiple, durations, finished, slowest, decided, legs = [], [], [], [], [], [], []
-    for kind, sent, transfer_id, status in started:
+    for i, post in enumerate(posts):
+        kind = kinds[i % len(kinds)]
+        due, sent, answered, status, transfer_id = post or (0, 0, 0, 0, "")
         if not transfer_id:
-            wrong.append({"call": None, "http_status": status, "expected": PERSONAS[kind][1]})
+            wrong.append({"call": callers[i], "http_status": status, "expected": PERSONAS[kind][1]})
             continue
         view = views.get(transfer_id, {})
         outcome = view.get("outcome")
@@ -99,8 +104,16 @@ def measure(stack: Stack, count: int = 500) -> dict:
             durations.append(end - sent)
             slowest.append((end - sent, kind, transfer_id, [(e.get("at"), e["event"]) for e in view.get("timeline", [])]))
     n = len(ids) or 1
+    first_sent = min(p[1] for p in posts if p)
+    accepted = [p for p in posts if p and p[3] == 202]
+    webhooks = sum(1 for line in access if '"POST /voice/' in line)
     return {
-        "transfers": count, "started": len(ids), "post_seconds": round(posted_seconds, 2),
+        "transfers": count, "started": len(ids), "post_window_s": window,
+        "posts": {"last_sent_s": round(max(p[1] for p in posts if p) - first_sent, 2),
+                  "last_accepted_s": round(max(p[2] for p in accepted) - first_sent, 2) if accepted else None,
+                  "response_ms": distribution([p[2] - p[1] for p in accepted], 1000),
+                  "send_lag_ms": distribution([p[1] - p[0] for p in posts if p], 1000),
+                  "statuses": {str(s): sum(1 for p in posts if p and p[3] == s) for s in {p[3] for p in posts if p}}},
         "wall_seconds": round((max(finished) if finished else finished_wall) - began, 2),
         "decided_seconds": round(max(decided) - began, 2) if decided else None,
         **first_words(stack, legs, views),
@@ -110,9 +123,16 @@ def measure(stack: Stack, count: int = 500) -> dict:
         "outcomes": outcomes, "exactly_one_outcome": len(ids) - len(multiple) - len(unfinished),
         "more_than_one_terminal_event": multiple[:10], "unexpected": wrong[:5], "unexpected_count": len(wrong),
         "unfinished": unfinished[:10], "unfinished_count": len(unfinished),
-        "redis_bytes_per_transfer": round((memory_after - memory_before) / n),
+        "redis_bytes_per_transfer_used_memory": round((memory_after - memory_before) / n),
+        "redis_commands_per_transfer": round(redis_used["total"] / n, 1),
+        "redis_commands_by_type_per_transfer": {k: round(v / n, 2) for k, v in sorted(
+            redis_used["commands"].items(), key=lambda kv: -kv[1]) if v / n >= 0.05},
+        "redis_cpu_ms_per_transfer": round(redis_used["cpu_s"] * 1000 / n, 3),
+        "twilio_rest_requests_per_transfer": round(len(rest) / n, 2),
+        "twilio_webhooks_per_transfer": round(webhooks / n, 2),
         "cpu_ms_per_transfer": {name: round((cpu_after[name] - cpu_before[name]) * 1000 / n, 2)
                                 for name in cpu_before},
+        "_ids": ids, "_used_memory_before": memory_before,
     }
 
 

@@ -193,6 +193,16 @@ class Stack:
         return sum(self.cpu_seconds(name) for name in [*self.processes, "redis"]) + t.user + t.system + \
             t.children_user + t.children_system
 
+    def log_size(self, name: str) -> int:
+        """Bytes a started process has written to its log so far."""
+        return (self.run_dir / f"{name}.log").stat().st_size
+
+    def log_lines_since(self, name: str, offset: int) -> list[str]:
+        """The lines a started process logged after `offset` (e.g. gunicorn's access log)."""
+        with open(self.run_dir / f"{name}.log", "rb") as f:
+            f.seek(offset)
+            return f.read().decode(errors="replace").splitlines()
+
     def alive(self) -> dict[str, bool]:
         return {name: p.poll() is None for name, p in self.processes.items()}
 

@@ -8,6 +8,7 @@ Transfers are started open-loop at a fixed rate so that a slow worker cannot slo
 from __future__ import annotations
 
 import re
+import threading
 import time
 
 from bench.common import Sessions, distribution, paced, place_calls, post_transfer, wait_transfers
@@ -28,9 +29,13 @@ def run(stack: Stack, count: int, rate: float) -> dict:
         post_transfer(stack, local.session, sid, body)
     callers = callers[WARMUP_TRANSFERS:]
     time.sleep(1.0)
+    depth = QueueDepth(stack)
     began = time.monotonic()
-    posts = paced(count, rate, lambda i: (*post_transfer(stack, local.session, callers[i], body), time.time()))
-    load_seconds = time.monotonic() - began
+    with depth:
+        posts = paced(count, rate, lambda i: (*post_transfer(stack, local.session, callers[i], body), time.time()),
+                      threads=8)
+        load_seconds = time.monotonic() - began
+        drained = depth.wait_empty(timeout=120)
     transfer_ids = [p[1] for p in posts if p and p[1]]
     _, unfinished = wait_transfers(stack, transfer_ids, timeout=60)
     first: dict[str, float] = {}
@@ -51,6 +56,45 @@ def run(stack: Stack, count: int, rate: float) -> dict:
         else:
             missing.append(transfer_id or sid)
     return {"transfers": count, "rate_per_s": rate, "load_seconds": round(load_seconds, 1),
+            "queue": {"max_depth": depth.max_depth, "depth_at_end_of_load": depth.at_end_of_load,
+                      "drained_s_after_load": drained},
             "start_latency_ms": distribution(latencies, 1000), "api_response_ms": distribution(api, 1000),
             "without_rest_request": missing[:10], "without_rest_request_count": len(missing),
             "unfinished": unfinished[:10], "unfinished_count": len(unfinished)}
+
+
+class QueueDepth:
+    """Samples the transfers queue's length (RQ jobs waiting) every 0.1 s while in use."""
+
+    def __init__(self, stack: Stack):
+        from rq import Queue
+
+        from handoff.keys import Keys
+
+        self.queue = Queue(Keys(stack.env["REDIS_KEY_PREFIX"]).queue_name(), connection=stack.redis)
+        self.max_depth = 0
+        self.at_end_of_load = None
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self):
+        while not self._stop.wait(0.1):
+            self.max_depth = max(self.max_depth, self.queue.count)
+
+    def wait_empty(self, timeout: float) -> float | None:
+        """Seconds from now until the queue is empty (None if it never was within `timeout`)."""
+        began = time.monotonic()
+        self.at_end_of_load = self.queue.count
+        while time.monotonic() - began < timeout:
+            if self.queue.count == 0:
+                return round(time.monotonic() - began, 2)
+            time.sleep(0.05)
+        return None
