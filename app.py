@@ -10,13 +10,13 @@ from typing import Mapping
 
 from dotenv import load_dotenv
 from flask import Flask, current_app, request
-from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import (analytics, api, api_events, api_listing, audit_log, cli, health, inspector,
                         inspector_analytics, metrics, openapi, scenarios_cli, transfer_callbacks, voice)
 from blueprints.errors import register_error_handlers
+from blueprints.security import TwilioSignature
 from handoff.config import Config, ConfigError
 from handoff.log_masking import setup_log_masking
 from handoff.runtime import build_runtime
@@ -44,7 +44,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     # Heroku's router is one proxy hop: trust its X-Forwarded-* headers, nothing more.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.extensions["handoff"] = runtime
-    app.extensions["twilio_validator"] = RequestValidator(config.twilio_auth_token)
+    app.extensions["twilio_signature"] = TwilioSignature(config.twilio_auth_token, config.public_base_url)
     for module in (voice, transfer_callbacks, api, health, metrics):
         app.register_blueprint(module.bp)
     metrics.time_webhooks(app, voice.bp, transfer_callbacks.bp)   # Twilio's webhooks: latency histogram
@@ -59,6 +59,7 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
 
         app.register_blueprint(demo.bp)
     app.cli.add_command(cli.routing)
+    app.cli.add_command(cli.keys)                  # `flask keys migrate` (handoff/migrations.py)
     app.cli.add_command(scenarios_cli.scenarios)   # `flask scenarios run PATH...` (devtools/scenarios)
     register_error_handlers(app)
     _watch_routing(app, runtime)

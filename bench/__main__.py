@@ -262,8 +262,12 @@ def table(r: dict) -> str:
     if m:
         add("4. Redis memory (jobs expired)", "bytes per finished transfer: its keys | used_memory delta",
             f"{m.get('bytes_per_finished_transfer')} | {m.get('used_memory_per_transfer', '')}", "<= 8192")
-        add("", "shared: event feed (capped) | other", f"{m.get('shared', {}).get('feed_bytes', '')} | "
-            f"{m.get('shared', {}).get('other_bytes', '')}")
+        add("", "archived | max bytes of one transfer", f"{m['archived']} of {m['transfers']} | "
+            f"{m.get('max_bytes_per_transfer')}")
+        shared = m["shared"]
+        add("", "shared: event feed (capped) | analytics per hour",
+            f"{shared['event_feed_bytes']} B for {shared['event_feed_entries']} events | "
+            f"{shared['analytics_bytes_per_hour']} B")
     cap = r.get("capacity")
     if cap and cap.get("model"):
         rows.extend(row + ("",) for row in capacity.rows(cap["model"], cap))

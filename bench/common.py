@@ -192,8 +192,8 @@ def burst_post(stack: Stack, call_sids: list[str], body_for, *, window: float, t
 
 def wait_finished(stack: Stack, transfer_ids, *, timeout: float, idle_timeout: float = 30) -> tuple[list[str], int]:
     """Wait until every transfer's status is `completed`, read straight from Redis (one pipelined
-    HGET per pending transfer every 0.5 s: no web requests, so web CPU and Redis figures stay the
-    transfers' own). Returns (ids never completed, Redis commands this wait sent)."""
+    HGET and EXISTS per pending transfer every 0.5 s: no web requests, so web CPU and Redis figures
+    stay the transfers' own). Returns (ids never completed, Redis commands this wait sent)."""
     from handoff.keys import Keys
 
     keys = Keys(stack.env["REDIS_KEY_PREFIX"])
@@ -205,9 +205,10 @@ def wait_finished(stack: Stack, transfer_ids, *, timeout: float, idle_timeout: f
         with stack.redis.pipeline(transaction=False) as pipe:
             for transfer_id in pending:
                 pipe.hget(keys.transfer(transfer_id), "status")
-            statuses = pipe.execute()
+                pipe.exists(keys.archive(transfer_id))     # archived: finished and folded (handoff/archive.py)
+            replies = pipe.execute()
         sent += len(pending)
-        still = [t for t, s in zip(pending, statuses) if s != b"completed"]
+        still = [t for t, s, archived in zip(pending, replies[::2], replies[1::2]) if s != b"completed" and not archived]
         if len(still) < len(pending):
             progress = time.monotonic()
         pending = still

@@ -65,7 +65,8 @@ def measure(stack: Stack, count: int = 2000, window: float = 2.0) -> dict:
     finished_wall = time.time()
     memory_after = stack.redis.info("memory")["used_memory"]
     cpu_after = {name: stack.cpu_seconds(name) for name in cpu_before}
-    redis_used = redis_delta(redis_before, redis_counters(stack.redis), exclude={"hget": poll_commands})
+    redis_used = redis_delta(redis_before, redis_counters(stack.redis),
+                             exclude={"hget": poll_commands, "exists": poll_commands})
     rest = stack.sim.requests()[sim_before:]
     access = stack.log_lines_since("app", log_before)
     views, _ = wait_transfers(stack, ids, timeout=120)     # after the counters: reading costs are not theirs

@@ -1,4 +1,5 @@
-"""`flask routing ...`: look at the recipients file from a shell, without dialing anything.
+"""`flask routing ...`: look at the recipients file from a shell, without dialing anything;
+`flask keys migrate`: rename the keys an earlier release wrote under older names (handoff/migrations.py).
 
     flask --app app routing explain --var intent=billing --var language=es \
         [--at 2026-11-23T10:00:00-05:00] [--to auto] [--call-sid CA...] [--summary]
@@ -117,3 +118,16 @@ def check_command(path):
     c = router.config
     click.echo(f"{path}: OK ({len(c.recipients)} recipients, {len(c.groups)} groups, "
                f"{len(c.rotations)} rotations, {len(c.rules)} rules)")
+
+
+keys = AppGroup("keys", help="Maintain Handoff's Redis keys.")
+
+
+@keys.command("migrate")
+def migrate_command():
+    """Rename keys an earlier release wrote under older names (the workers do it by themselves at start)."""
+    from handoff.migrations import migrate_key_layout
+
+    store = current_app.extensions["handoff"].store
+    counts = migrate_key_layout(store.redis, store.keys, limit=None)
+    click.echo(", ".join(f"{name}: {value}" for name, value in counts.items() if name != "complete"))

@@ -41,6 +41,18 @@ class InspectorSessions(SecureCookieSessionInterface):
         # save_session runs inside the request: behind Heroku's router ProxyFix has set the scheme.
         return bool(request and request.is_secure) or super().get_cookie_secure(app)
 
+    def open_session(self, app, request):
+        # Without the cookie (every request outside /inspector, Twilio's webhooks first) the session is
+        # empty: skip building the signing serializer, which Flask does per request.
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ
+                               or self.get_cookie_name(app) not in request.cookies):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response) -> None:
+        if session or session.modified or session.accessed:   # otherwise Flask's would do nothing
+            super().save_session(app, session, response)
+
 
 def derived_key(tokens) -> str:
     """The session key when SECRET_KEY is unset in local mode (see the module's docstring)."""

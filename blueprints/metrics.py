@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from handoff import metrics
 
@@ -36,14 +36,15 @@ def time_webhooks(app: Flask, *blueprints: Blueprint) -> None:
     names = frozenset(b.name for b in blueprints)
 
     def started() -> None:
-        if request.blueprint in names:
-            g.handoff_webhook_started = time.perf_counter()
+        req = request._get_current_object()
+        if req.blueprint in names:
+            req.handoff_webhook_started = time.perf_counter()
 
     def finished(response):
-        began = g.pop("handoff_webhook_started", None)
+        req = request._get_current_object()
+        began = getattr(req, "handoff_webhook_started", None)
         if began is not None:
-            metrics.observe_webhook(request.endpoint or "unknown", response.status_code,
-                                    time.perf_counter() - began)
+            metrics.observe_webhook(req.endpoint or "unknown", response.status_code, time.perf_counter() - began)
         return response
 
     # First in line, so a refusal by an earlier hook (413) is timed too.

@@ -1,30 +1,32 @@
 """Per-transfer Twilio callbacks: Dial/Refer actions, leg status and answer, consent, keys, conference."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 
 import twiml as documents
 
 from .callback_schemas import LegAnswerForm, RecordingForm, TransferCallbackQuery
+from .form_loader import FormLoader
 from .schemas import CallStatusForm, ConferenceEventForm, DialActionForm, GatherForm, ReferActionForm, TwilioForm
 from .security import twilio_signed
+from .twilio_form import query_dict
 from .twiml_response import load_twilio, no_content, parse_form, twiml
 
 bp = Blueprint("transfer_callbacks", __name__, url_prefix="/voice/transfers/<transfer_id>")
 
-_query = TransferCallbackQuery()
-_dial = DialActionForm()
-_refer = ReferActionForm()
-_status = CallStatusForm()
-_answer = LegAnswerForm()
-_gather = GatherForm()
-_conference = ConferenceEventForm()
-_recording = RecordingForm()
-_plain = TwilioForm()
+_query = FormLoader(TransferCallbackQuery())
+_dial = FormLoader(DialActionForm())
+_refer = FormLoader(ReferActionForm())
+_status = FormLoader(CallStatusForm())
+_answer = FormLoader(LegAnswerForm())
+_gather = FormLoader(GatherForm())
+_conference = FormLoader(ConferenceEventForm())
+_recording = FormLoader(RecordingForm())
+_plain = FormLoader(TwilioForm())
 
 
 def _q() -> dict:
-    return load_twilio(_query, request.args.to_dict(flat=True))
+    return load_twilio(_query, query_dict())
 
 
 def _rt():
@@ -76,7 +78,8 @@ def leg_status(transfer_id: str):
     """Warm transfer: a recipient leg's status callbacks."""
     form, q = parse_form(_status), _q()
     _rt().warm.leg_status(transfer_id, q["call_sid"], q["attempt"], leg_sid=form["call_sid"],
-                          call_status=form["call_status"], detection_timeout=q["detection_timeout"])
+                          call_status=form["call_status"], detection_timeout=q["detection_timeout"],
+                          ring_timeout=q["ring_timeout"])
     return no_content()
 
 

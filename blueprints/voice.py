@@ -8,15 +8,16 @@ import twiml as documents
 from handoff.transfer_request import TransferRequest
 
 from .errors import flatten
+from .form_loader import FormLoader
 from .schemas import AgentEndedForm, CallStatusForm, IncomingCallForm, load_handoff_data
 from .security import twilio_signed
 from .twiml_response import no_content, parse_form, twiml
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 
-_incoming = IncomingCallForm()
-_status = CallStatusForm()
-_agent_ended = AgentEndedForm()
+_incoming = FormLoader(IncomingCallForm())
+_status = FormLoader(CallStatusForm())
+_agent_ended = FormLoader(AgentEndedForm())
 
 
 def _calls():

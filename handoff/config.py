@@ -13,6 +13,7 @@ _SID_RE = re.compile(r"^AC[0-9a-f]{32}$")
 # 256 KiB: a transfer request's transcript (hundreds of turns) fits; anything bigger is not ours.
 DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
 MAX_WORKER_PROCESSES = 64
+MAX_WORKER_THREADS = 128
 
 
 class ConfigError(ValueError):
@@ -56,7 +57,8 @@ class Config:
     transfer_config: str | None = None
     allow_list: AllowList = field(default_factory=AllowList)
     key_prefix: str = "handoff"
-    state_ttl: int = 7 * 24 * 3600
+    state_ttl: int = 7 * 24 * 3600            # retention: calls and transfers expire this long after their last change
+    archive_after: int = 300                  # a finished transfer is folded into its compact archive after this long
     caller_id: str | None = None              # a fixed E.164 caller ID; None = the agent's number
     fail_message: str | None = None           # said before hanging up when a failed transfer cannot return
     llm_base_url: str | None = None
@@ -65,6 +67,8 @@ class Config:
     llm_timeout: float = 4.0
     redis_tls_verify: bool = True             # Heroku Redis (rediss://) uses a self-signed certificate
     worker_processes: int = 2                 # RQ worker processes per worker dyno (python -m workers)
+    twilio_cps: float = 1.0                   # the account's calls per second (TWILIO_CPS): dialed legs may queue
+    worker_threads: int = 16                  # jobs each worker process runs at once (its lanes)
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES   # larger bodies are refused with 413
     token_labels: Mapping[str, str] = field(default_factory=dict)   # API token -> its label (audit, logs)
     secret_key: str | None = None             # signs the Inspector's session cookie (SECRET_KEY)
@@ -133,6 +137,7 @@ class Config:
             allow_list=allow_list,
             key_prefix=prefix,
             state_ttl=_positive_int(env, "STATE_TTL_SECONDS", 7 * 24 * 3600),
+            archive_after=_positive_int(env, "ARCHIVE_AFTER_SECONDS", 300, minimum=0, maximum=24 * 3600),
             caller_id=caller_id,
             fail_message=(env.get("TRANSFER_FAIL_MESSAGE") or "").strip() or None,
             llm_base_url=llm["LLM_BASE_URL"],
@@ -141,6 +146,8 @@ class Config:
             llm_timeout=_positive_float(env, "LLM_TIMEOUT_SECONDS", 4.0),
             redis_tls_verify=_tls_verify(env),
             worker_processes=_positive_int(env, "WORKER_PROCESSES", 2, maximum=MAX_WORKER_PROCESSES),
+            twilio_cps=_twilio_cps(env),
+            worker_threads=_positive_int(env, "WORKER_THREADS", 16, maximum=MAX_WORKER_THREADS),
             max_request_bytes=_positive_int(env, "MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES,
                                             minimum=1024, maximum=64 * 1024 * 1024),
             token_labels=labels,
@@ -182,6 +189,18 @@ def _clock(env: Mapping[str, str], local_mode: bool) -> Clock | None:
         return Clock.parse(raw)
     except ValueError as exc:
         raise ConfigError(f"HANDOFF_CLOCK: {exc} (frozen; 'moving:<time>' lets it run)") from None
+
+
+def _twilio_cps(env: Mapping[str, str]) -> float:
+    """TWILIO_CPS: the calls per second set on the Twilio account (1 by default, up to 30 self-served)."""
+    raw = (env.get("TWILIO_CPS") or "").strip()
+    try:
+        value = float(raw) if raw else 1.0
+    except ValueError:
+        value = 0.0
+    if not (0 < value <= 10_000):   # also refuses 'nan' and 'inf'
+        raise ConfigError(f"TWILIO_CPS must be the account's calls per second (a number above 0), got {raw!r}")
+    return value
 
 
 def _tls_verify(env: Mapping[str, str]) -> bool:
@@ -239,7 +258,7 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, *, minimum: i
     if not raw:
         return default
     # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses.
-    value = int(raw) if re.fullmatch(r"[0-9]{1,12}", raw) else 0
+    value = int(raw) if re.fullmatch(r"[0-9]{1,12}", raw) else -1
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise ConfigError(f"{name} must be a whole number {bounds}, got {raw!r}")

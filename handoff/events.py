@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 import redis
 
+from . import archive
 from .keys import Keys, decode
 
 PER_TRANSFER_CAP = 500        # events kept per transfer (a transfer has ~10-40)
@@ -92,9 +93,16 @@ class EventLog:
         self.keys = keys
 
     def history(self, transfer_id: str, *, after: str | None = None, limit: int = PER_TRANSFER_CAP) -> list[Event]:
-        """The transfer's events, oldest first, strictly after the id `after` when given."""
+        """The transfer's events (archived or not), oldest first, strictly after the id `after` when given."""
         start = f"({after}" if after else "-"
-        return [Event.from_entry(i, f) for i, f in self.redis.xrange(self.keys.events(transfer_id), start, "+", count=limit)]
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xrange(self.keys.events(transfer_id), start, "+", count=limit)
+        pipe.get(self.keys.archive(transfer_id))
+        raw, blob = pipe.execute()
+        entries = archive.stream_entries(raw)
+        if blob:     # archived (handoff/archive.py): its events, then any recorded since
+            entries = archive.merge(archive.decode_record(blob)[1], entries, after=after, limit=limit)
+        return [Event.from_entry(i, {"e": body}) for i, body in entries]
 
     def feed(self, *, after: str | None, block_ms: int | None = None, count: int = 500) -> list[Event]:
         """Every transfer's events after `after` ('$' or None: only new ones), waiting up to block_ms."""

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -81,11 +82,19 @@ class TwilioGateway:
     """Twilio REST operations Handoff needs, with Twilio's errors turned into GatewayError."""
 
     def __init__(self, *, account_sid: str, auth_token: str, api_base: str, timeout: float = 10.0,
-                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+                 concurrency: int = 1):
         if not account_sid or not auth_token:
             raise ValueError("account_sid and auth_token are required")
         # One client (and so one pooled HTTP session) per process: connections are reused.
-        self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
+        http = TwilioHttpClient(timeout=timeout)
+        # `concurrency` requests at once (a worker process's lanes) each keep their connection: the
+        # client's own pool holds min(32, CPUs + 4) for https and requests' 10 for http, and drops
+        # the connections beyond that after each request.
+        adapter = HTTPAdapter(pool_maxsize=max(10, concurrency))
+        http.session.mount("https://", adapter)
+        http.session.mount("http://", adapter)
+        self.client = Client(account_sid, auth_token, http_client=http)
         self.client.api.base_url = api_base.rstrip("/")
         self.retry = retry or RetryPolicy()
         self._sleep = sleep

@@ -1,4 +1,7 @@
-"""Every Redis key and conference name Handoff uses, built from one prefix (as rq does)."""
+"""Every Redis key and conference name Handoff uses, built from one prefix (as rq does).
+
+A transfer's keys carry its id as a hash tag (`{tr_...}`) and a call's keys its SID (`{CA...}`), so each
+one's keys share one Redis Cluster hash slot (tests/cluster/ shows what that does and does not allow)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,42 +19,53 @@ class Keys:
     prefix: str = "handoff"
 
     def __post_init__(self):
-        if not self.prefix or any(c.isspace() for c in self.prefix):
-            raise ValueError("key prefix must be a non-empty string without spaces")
+        if not self.prefix or any(c.isspace() or c in "{}" for c in self.prefix):
+            # braces would make the prefix the hash tag: every key in one Redis Cluster slot
+            raise ValueError("key prefix must be a non-empty string without spaces or braces")
 
     # -- calls --------------------------------------------------------------------------------
     def call(self, call_sid: str) -> str:
         """Hash: what we know of a live call (from, to, sip, status, variables)."""
-        return f"{self.prefix}:call:{call_sid}"
+        return f"{self.prefix}:call:{{{call_sid}}}"
 
     def call_transfers(self, call_sid: str) -> str:
         """List: ids of the call's transfers, oldest first."""
-        return f"{self.prefix}:call:{call_sid}:transfers"
+        return f"{self.prefix}:call:{{{call_sid}}}:transfers"
 
     def call_active(self, call_sid: str) -> str:
         """String: id of the call's transfer in flight (the 409 guard)."""
-        return f"{self.prefix}:call:{call_sid}:active"
+        return f"{self.prefix}:call:{{{call_sid}}}:active"
 
     def call_variables(self, call_sid: str) -> str:
         """Hash: variables set for the call through PUT /api/calls/{sid}/variables."""
-        return f"{self.prefix}:call:{call_sid}:variables"
+        return f"{self.prefix}:call:{{{call_sid}}}:variables"
 
     # -- transfers ----------------------------------------------------------------------------
     def transfer(self, transfer_id: str) -> str:
-        """Hash: the transfer's fields (status, outcome, plan, attempt, deadline, ...)."""
-        return f"{self.prefix}:transfer:{transfer_id}"
+        """Hash: the transfer's fields (status, outcome, plan, attempt, deadline, ...), until archived."""
+        return f"{self.prefix}:transfer:{{{transfer_id}}}"
 
     def events(self, transfer_id: str) -> str:
         """Stream: the transfer's events, in order (handoff/events.py); the same ids as in the feed."""
-        return f"{self.prefix}:transfer:{transfer_id}:events"
+        return f"{self.prefix}:transfer:{{{transfer_id}}}:events"
 
     def seen(self, transfer_id: str) -> str:
         """Set of callback event ids already applied (duplicate callbacks are no-ops)."""
-        return f"{self.prefix}:transfer:{transfer_id}:seen"
+        return f"{self.prefix}:transfer:{{{transfer_id}}}:seen"
 
     def legs(self, transfer_id: str) -> str:
         """Hash: recipient leg call SID -> 'attempt:state' for the transfer's outbound legs."""
-        return f"{self.prefix}:transfer:{transfer_id}:legs"
+        return f"{self.prefix}:transfer:{{{transfer_id}}}:legs"
+
+    def archive(self, transfer_id: str) -> str:
+        """String: a finished transfer folded into one compressed record (handoff/archive.py): its fields and
+        events; replaces the four keys above once it has been settled for a while."""
+        return f"{self.prefix}:transfer:{{{transfer_id}}}:archive"
+
+    def transfer_slot_keys(self, transfer_id: str) -> list[str]:
+        """Every key one transfer may own (all in the hash slot of `{transfer_id}`)."""
+        return [self.transfer(transfer_id), self.events(transfer_id), self.seen(transfer_id), self.legs(transfer_id),
+                self.archive(transfer_id)]
 
     def idempotency(self, key: str) -> str:
         """Hash: transfer id and request fingerprint stored under an Idempotency-Key (scoped per call)."""
@@ -61,7 +75,8 @@ class Keys:
         """The keys every transition script declares, in the order the scripts read them."""
         return [self.transfer(transfer_id), self.events(transfer_id), self.seen(transfer_id),
                 self.legs(transfer_id), self.deadlines(), self.call(call_sid), self.call_active(call_sid),
-                self.event_feed(), self.analytics(hour), self.analytics("totals")]
+                self.event_feed(), self.analytics(hour), self.analytics("totals"), self.archive(transfer_id),
+                self.archives()]
 
     # -- listings, events, analytics, audit -----------------------------------------------------
     def transfers_index(self) -> str:
@@ -100,6 +115,10 @@ class Keys:
     def deadlines(self) -> str:
         """Sorted set: transfer id -> epoch second its current deadline passes (the recovery index)."""
         return f"{self.prefix}:deadlines"
+
+    def archives(self) -> str:
+        """Sorted set: finished transfer id -> epoch second it is due to be archived (handoff/archive.py)."""
+        return f"{self.prefix}:archives"
 
     def sweepers(self) -> str:
         """Sorted set: sweeper name -> epoch second of its last heartbeat (/healthz reads it)."""

@@ -2,7 +2,8 @@
 
 The indexes are sorted sets (`Keys.transfers_index()`: transfer id -> epoch second it was requested;
 `Keys.calls_index()`: call SID -> epoch second it was first seen). A page walks an index from the
-cursor down in chunks, reads each chunk's hashes in one pipelined round trip and filters in Python.
+cursor down in chunks, reads each chunk's hashes in one pipelined round trip (archived transfers'
+records in a second: handoff/archive.py) and filters in Python.
 A cursor is the (score, member) of the last entry examined: members are ordered by score then by
 member, so "strictly after the cursor" is well defined even for entries with the same score, and
 entries added later (newer scores) never shift a page. A rare filter examines at most `SCAN_BUDGET`
@@ -17,6 +18,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import redis
 
+from .archive import read_archived
 from .keys import Keys, decode
 from .record import Attempt
 from .state import CALL_ENDED, TransferStatus
@@ -141,11 +143,8 @@ class Listing:
                                 MAX_CHUNK if narrow else min(MAX_CHUNK, limit + 1))
 
         def fetch(members: Sequence[str]) -> list[dict | None]:
-            pipe = self.redis.pipeline(transaction=False)
-            for member in members:
-                pipe.hmget(self.keys.transfer(member), *SUMMARY_FIELDS)
-            return [dict(zip(SUMMARY_FIELDS, map(decode, row))) if row[0] is not None else None
-                    for row in pipe.execute()]
+            found = self._summaries(members)
+            return [found.get(member) for member in members]
 
         def keep(values: dict) -> dict | None:
             return summarize(values) if transfer_matches(values, filters) else None
@@ -199,18 +198,30 @@ class Listing:
             ids = [decode(i) for i in ids]
             wanted += ids
             calls.append({"sid": sid, "fields": fields, "active": decode(active), "ids": ids})
-        transfers: dict[str, dict] = {}
-        if wanted:
-            pipe = self.redis.pipeline(transaction=False)
-            for transfer_id in wanted:
-                pipe.hmget(self.keys.transfer(transfer_id), *SUMMARY_FIELDS)
-            for transfer_id, row in zip(wanted, pipe.execute()):
-                if row[0] is not None:
-                    transfers[transfer_id] = dict(zip(SUMMARY_FIELDS, map(decode, row)))
+        transfers = self._summaries(wanted)
         for call in calls:
             if call is not None:
                 call["transfers"] = [transfers[i] for i in call.pop("ids") if i in transfers]
         return calls
+
+    def _summaries(self, transfer_ids: Sequence[str]) -> dict[str, dict]:
+        """The SUMMARY_FIELDS of those transfers that exist: from their hashes, else their archives
+        (handoff/archive.py, a second round trip only when some are archived)."""
+        found: dict[str, dict] = {}
+        if not transfer_ids:
+            return found
+        pipe = self.redis.pipeline(transaction=False)
+        for transfer_id in transfer_ids:
+            pipe.hmget(self.keys.transfer(transfer_id), *SUMMARY_FIELDS)
+        gone = []
+        for transfer_id, row in zip(transfer_ids, pipe.execute()):
+            if row[0] is not None:
+                found[transfer_id] = dict(zip(SUMMARY_FIELDS, map(decode, row)))
+            else:
+                gone.append(transfer_id)
+        for transfer_id, fields in read_archived(self.redis, self.keys, gone).items():
+            found[transfer_id] = {name: fields.get(name) for name in SUMMARY_FIELDS}
+        return found
 
     @staticmethod
     def _keep_call(call: dict, f: Filters) -> dict | None:

@@ -60,9 +60,15 @@ JOBS_RUNNING = Gauge(
     "handoff_jobs_in_progress", "RQ jobs running now, by job.", ["job"], multiprocess_mode="livesum")
 
 
+_webhook_series: dict[tuple[str, int], Histogram] = {}
+
+
 def observe_webhook(route: str, status: int, seconds: float) -> None:
     """A Twilio webhook was answered (local mmap writes only: no Redis, no lock held for long)."""
-    WEBHOOK_SECONDS.labels(route, str(status)).observe(seconds)
+    series = _webhook_series.get((route, status))
+    if series is None:   # labels() takes a lock and builds a key: once per route and status, not per request
+        series = _webhook_series[(route, status)] = WEBHOOK_SECONDS.labels(route, str(status))
+    series.observe(seconds)
 
 
 def observe_twilio(operation: str, status: str, seconds: float) -> None:

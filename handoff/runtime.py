@@ -60,7 +60,7 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
     connection = connection or config.redis_connection()
     keys = Keys(config.key_prefix)
     store = Store(connection, keys=keys, ttl=config.state_ttl, feed_cap=config.event_feed_cap,
-                  analytics_ttl=config.analytics_days * 24 * 3600)
+                  analytics_ttl=config.analytics_days * 24 * 3600, archive_after=config.archive_after)
     jobs = JobQueue(Queue(keys.queue_name(), connection=connection))
     routing = None
     if config.transfer_config:
@@ -79,12 +79,13 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
         store=store, jobs=jobs, urls=CallbackUrls(config.public_base_url), agent=config.agent,
         allow_list=config.allow_list, router=(lambda: routing.current) if routing else (lambda: None),
         gateway_factory=lambda: TwilioGateway(account_sid=config.twilio_account_sid,
-                                              auth_token=config.twilio_auth_token, api_base=config.twilio_api_base),
+                                              auth_token=config.twilio_auth_token, api_base=config.twilio_api_base,
+                                              concurrency=config.worker_threads),
         summariser=build_summariser(base_url=config.llm_base_url, api_key=config.llm_api_key,
                                     model=config.llm_model, timeout=config.llm_timeout),
         caller_id=config.caller_id, fail_message=config.fail_message,
         hold_music_url=DEFAULT_HOLD_MUSIC, render=render,
-        clock=config.clock or REAL, local_mode=config.local_mode)
+        clock=config.clock or REAL, local_mode=config.local_mode, twilio_cps=config.twilio_cps)
     lifecycle = Lifecycle(ctx)
     cold, warm, agent = ColdMode(ctx, lifecycle), WarmMode(ctx, lifecycle), AgentMode(ctx, lifecycle)
     lifecycle.modes = Modes(cold=cold, warm=warm, agent=agent)

@@ -6,12 +6,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import redis
 
+from . import archive
 from .events import DEFAULT_FEED_CAP, Event
 from .keys import Keys, decode
 from .record import Transfer
@@ -21,7 +23,8 @@ _LUA_DIR = Path(__file__).with_name("lua")
 _PRELUDE = ("base", "analytics", "common")     # shared helpers, in dependency order
 _STANDALONE = frozenset({"claim", "delivery_open", "delivery_take"})   # scripts without the prelude
 timeline_log = logging.getLogger("handoff.timeline")
-DEFAULT_TTL = 7 * 24 * 3600          # every key expires a week after its last change
+DEFAULT_TTL = 7 * 24 * 3600          # every key expires a week after its last change (STATE_TTL_SECONDS)
+DEFAULT_ARCHIVE_AFTER = 300          # a settled transfer is archived after this long unchanged (handoff/archive.py)
 IDEMPOTENCY_TTL = 24 * 3600
 DEFAULT_ANALYTICS_TTL = 90 * 24 * 3600
 
@@ -137,7 +140,15 @@ class Result:
 
     verdict: str        # applied | duplicate | stale | refused | missing | caller-gone
     next: str           # '' | 'next' (a fallback attempt is due) | 'finished' | 'bridge-leg-ended' | a leg state
-    transfer: Transfer | None
+    flat: tuple = ()                   # the transfer's fields as the script answered them
+    fetch: Callable[[], Transfer | None] | None = None    # or how to read it (an archived transfer)
+
+    @cached_property
+    def transfer(self) -> Transfer | None:
+        """The transfer after the transition, decoded (or read) on first use: most callbacks never look."""
+        if self.fetch is not None:
+            return self.fetch()
+        return Transfer.parse(_pairs(list(self.flat))) if self.flat else None
 
     @property
     def applied(self) -> bool:
@@ -149,8 +160,7 @@ class Result:
 
     @classmethod
     def parse(cls, raw: list) -> "Result":
-        verdict, nxt, *flat = [decode(v) for v in raw]
-        return cls(verdict=verdict, next=nxt, transfer=Transfer.parse(_pairs(flat)) if flat else None)
+        return cls(verdict=decode(raw[0]), next=decode(raw[1]), flat=tuple(raw[2:]))
 
 
 @dataclass(frozen=True)
@@ -191,12 +201,14 @@ class Store:
     _SCRIPT_NAMES = ("create", "transition", "call_ended", "claim", "append", "delivery_open", "delivery_take")
 
     def __init__(self, connection: redis.Redis, *, keys: Keys, ttl: int = DEFAULT_TTL,
-                 feed_cap: int = DEFAULT_FEED_CAP, analytics_ttl: int = DEFAULT_ANALYTICS_TTL):
-        if ttl <= 0:
-            raise ValueError("ttl must be positive")
+                 feed_cap: int = DEFAULT_FEED_CAP, analytics_ttl: int = DEFAULT_ANALYTICS_TTL,
+                 archive_after: int = DEFAULT_ARCHIVE_AFTER):
+        if ttl <= 0 or archive_after < 0:
+            raise ValueError("ttl must be positive and archive_after not negative")
         self.redis = connection
         self.keys = keys
         self.ttl = ttl
+        self.archive_after = archive_after
         self.feed_cap = feed_cap
         self.analytics_ttl = analytics_ttl
         self._scripts = {name: _Script(name) for name in self._SCRIPT_NAMES}
@@ -324,24 +336,36 @@ class Store:
         spec = change.to_json(now, now_ts)
         hour = time.strftime("%Y%m%d%H", time.gmtime(now_ts))
         return self.run("transition", self.keys.transfer_keys(transfer_id, call_sid, hour),
-                         [spec, self.ttl, self.feed_cap, self.analytics_ttl],
-                         _logged(transfer_id, change.events(now)), batch)
+                         [spec, self.ttl, self.feed_cap, self.analytics_ttl, self.archive_after],
+                         _logged(transfer_id, change.events(now), self._archived), batch)
 
     def get_transfer(self, transfer_id: str) -> Transfer | None:
-        """The transfer, or None if unknown (or expired)."""
+        """The transfer (archived or not), or None if unknown (or expired)."""
         data = self.redis.hgetall(self.keys.transfer(transfer_id))
-        return Transfer.parse({decode(k): decode(v) for k, v in data.items()}) if data else None
+        if data:
+            return Transfer.parse({decode(k): decode(v) for k, v in data.items()})
+        return self._archived(transfer_id)    # a second round trip only once the hash is gone
+
+    def _archived(self, transfer_id: str) -> Transfer | None:
+        blob = self.redis.get(self.keys.archive(transfer_id))
+        return Transfer.parse(archive.decode_record(blob)[0]) if blob else None
 
     def get_transfer_with_events(self, transfer_id: str) -> tuple[Transfer | None, list[Event]]:
-        """The transfer and its events in one round trip."""
+        """The transfer and its events (archived or not) in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.transfer(transfer_id))
         pipe.xrange(self.keys.events(transfer_id), "-", "+")
-        data, entries = pipe.execute()
-        if not data:
+        pipe.get(self.keys.archive(transfer_id))
+        data, entries, blob = pipe.execute()
+        entries = archive.stream_entries(entries)
+        if data:
+            fields = _pairs([x for kv in data.items() for x in kv])
+        elif blob:
+            fields, archived = archive.decode_record(blob)
+            entries = archive.merge(archived, entries)
+        else:
             return None, []
-        return Transfer.parse(_pairs([x for kv in data.items() for x in kv])), \
-            [Event.from_entry(entry_id, entry) for entry_id, entry in entries]
+        return Transfer.parse(fields), [Event.from_entry(entry_id, {"e": body}) for entry_id, body in entries]
 
     def legs(self, transfer_id: str) -> dict[str, tuple[int, LegState]]:
         """Recipient legs of the transfer: call SID -> (attempt, state)."""
@@ -381,10 +405,14 @@ class Store:
         return (decode(newest[0][0]), float(newest[0][1])) if newest else None
 
 
-def _logged(transfer_id: str, events: list[dict] | None) -> Callable[[list], Result]:
+def _logged(transfer_id: str, events: list[dict] | None,
+            archived: Callable[[str], Transfer | None]) -> Callable[[list], Result]:
     """Parse a script's reply and log the applied events, one structured line each."""
 
     def parse(raw: list) -> Result:
+        if decode(raw[0]) == "archived":     # finished long ago: refused, like any finished transfer
+            # Read only if asked: a late webhook stays one round trip.
+            return Result(verdict="refused", next="", fetch=lambda: archived(transfer_id))
         result = Result.parse(raw)
         if result.verdict in ("applied", "caller-gone") and events:
             for event in events:

@@ -5,9 +5,10 @@ import random
 import threading
 import time
 
+from simulator.cps import QUEUED_MODES, OutboundQueue
 from simulator.delivery import send_callback
 from simulator.faults import Faults
-from simulator.model import Call, Conference, FINAL_STATUSES, API_VERSION, rfc2822
+from simulator.model import Call, Conference, FINAL_STATUSES, API_VERSION, queue_ms, rfc2822
 from simulator.parties import Persona, NumberConfig, normalize_address, load_file
 from simulator.scheduler import Scheduler
 from simulator.settings import SimSettings
@@ -56,6 +57,7 @@ class Simulator:
         self.webhooks = WebhookClient(auth_token, lambda: self.settings.webhook_timeout)
         self.sender = OrderedSender()
         self.scheduler = Scheduler()
+        self.outbound = OutboundQueue(self.settings)
         self.faults = Faults()
         self.random = random.Random()
         for p in personas:
@@ -303,6 +305,8 @@ class Simulator:
         """Start the runner thread of a call."""
         from simulator.engine import CallRunner
 
+        if mode in QUEUED_MODES and self.outbound.join(call) > 0:
+            self.event(call, "queued", queue_time=queue_ms(call.queue_time))
         runner = CallRunner(self, call, mode, **options)
         call.runner = runner
         runner.start()

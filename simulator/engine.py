@@ -6,6 +6,7 @@ from urllib.parse import urljoin
 
 from simulator import twiml
 from simulator.faults import WEBHOOK_EVENTS
+from simulator.model import queue_ms
 from simulator.twiml import TwimlError, APP_ERROR_TEXT
 
 DEFAULT_WAIT_MUSIC = "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical"
@@ -114,6 +115,7 @@ class CallRunner(threading.Thread):
         self.run_documents(("url", self.call.url, self.call.method))
 
     def _run_outbound_api(self):
+        self.wait_turn()
         if not self.ring():
             return
         self.detect_machine()
@@ -147,6 +149,11 @@ class CallRunner(threading.Thread):
         from simulator.conference import in_conference, drop
 
         conference, participant = self.join
+        try:
+            self.wait_turn()
+        except Hangup:
+            drop(self.sim, conference, participant)     # canceled while queued: it never joined
+            raise
         if not self.ring():
             drop(self.sim, conference, participant)
             return
@@ -156,6 +163,24 @@ class CallRunner(threading.Thread):
         self.sim.hangup(self.call.sid, by="conference")
 
     # ----- ringing and answering ----------------------------------------------------------------
+    def wait_turn(self):
+        """A call created through the REST API stays `queued` (no callback: Twilio has no such event) until
+        the account's CPS lets it be placed; its ring timeout only starts once it rings."""
+        call, queue = self.call, self.sim.outbound
+        try:
+            while True:
+                remaining = queue.take(call)
+                if remaining <= 0:
+                    break
+                self.wait(remaining, until=lambda: queue.due(call))
+        except Hangup:
+            queue.leave(call)     # canceled while queued: the calls behind it move up
+            raise
+        if call.queue_time > 0:
+            with call.cv:
+                call.queue_time = max(0.0, time.time() - call.date_created)
+            self.sim.event(call, "dequeued", queue_time=queue_ms(call.queue_time))
+
     def ring(self):
         """Ring the persona at the far end; True once it answered, else the call ends with its status."""
         call, sim = self.call, self.sim

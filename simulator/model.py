@@ -19,6 +19,11 @@ def rfc2822(ts):
     return None if ts is None else formatdate(ts, usegmt=False).replace("-0000", "+0000")
 
 
+def queue_ms(seconds):
+    """Twilio's queue_time: the wait before the call is placed, in milliseconds, as a string."""
+    return str(int(round((seconds or 0.0) * 1000)))
+
+
 def format_number(number):
     """Twilio's *_formatted field: '(415) 867-5309' for NANP numbers, else the value unchanged."""
     if number and number.startswith("+1") and len(number) == 12 and number[2:].isdigit():
@@ -47,6 +52,7 @@ class Call:
         self.start_time = None
         self.answer_time = None
         self.end_time = None
+        self.queue_time = 0.0        # seconds it waits for the account's CPS (an estimate until it is placed)
         self.persona = None          # the scripted party at the far end of this leg
         self.context = ()            # the numbers scoped personas are matched by (Simulator.context_of)
         # Where the call's first document comes from.
@@ -127,7 +133,7 @@ class Call:
             "forwarded_from": self.forwarded_from,
             "group_sid": None,
             "caller_name": self.caller_name,
-            "queue_time": "0",
+            "queue_time": queue_ms(self.queue_time),
             "trunk_sid": None,
             "uri": self.uri(),
             "subresource_uris": {
@@ -220,6 +226,7 @@ class Participant:
         self.wait_url = wait_url
         self.wait_method = wait_method
         self.status = "queued"
+        self.queue_time = 0.0        # its call's (Call.queue_time)
         self.date_created = time.time()
         self.date_updated = self.date_created
 
@@ -240,7 +247,7 @@ class Participant:
             "hold": self.hold,
             "start_conference_on_enter": self.start_conference_on_enter,
             "status": self.status,
-            "queue_time": "0",
+            "queue_time": queue_ms(self.queue_time),
             "uri": f"/{API_VERSION}/Accounts/{c.account_sid}/Conferences/{c.sid}/Participants/{self.call_sid}.json",
         }
 

@@ -85,6 +85,7 @@ def create_participant(sim, args, p, items):
         conf.participants[call.sid] = participant
     sim.event(call, "created", params=p, conference=conf.friendly_name)
     sim.start(call, "participant", ring_timeout=int(p.get("Timeout", 60)), amd=detection, join=(conf, participant))
+    participant.queue_time = call.queue_time
     return participant.to_json(), 201
 
 

@@ -16,6 +16,9 @@ class SimSettings:
     rest_latency: float = 0.0
     callback_delay: float = 0.0
     callback_jitter: float = 0.0
+    # The account's calls per second; 0 = no limit. Twilio's default is 1, but one simulator serves many
+    # independent tests and scenarios at once, which a shared 1 CPS would queue behind one another.
+    cps: float = 0.0
     strict: bool = True
 
     def update(self, values):

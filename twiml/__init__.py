@@ -1,4 +1,5 @@
-"""TwiML documents: pure functions with keyword-only arguments, and render() for the domain's decisions."""
+"""TwiML documents: pure functions with keyword-only arguments (precompiled string templates, twiml/xml.py),
+and render() for the domain's decisions."""
 from handoff.transfer import decisions as d
 
 from .agent import agent_connect, hold_audio

@@ -4,9 +4,15 @@ from __future__ import annotations
 from typing import Mapping
 from urllib.parse import urlencode
 
-from twilio.twiml.voice_response import Connect, VoiceResponse
+from .xml import attr, clean, document, element, say, text
 
-from .common import clean
+_CONNECT = '<Connect action="{action}" method="POST">{noun}</Connect>'
+_NOUN_ATTRS = ' url="{url}"'
+_PARAMETER = '<Parameter name="{name}" value="{value}" />'
+_NOUNS = {"conversation-relay": "ConversationRelay"}   # any other kind is a Media Stream
+_REDIRECT = ' method="POST"'
+_PLAY_FOREVER = ' loop="0"'
+_SILENCE = '<Pause length="60" />'
 
 
 def agent_connect(*, kind: str, url: str, action_url: str, parameters: Mapping[str, str] | None = None,
@@ -16,36 +22,29 @@ def agent_connect(*, kind: str, url: str, action_url: str, parameters: Mapping[s
     kind is conversation-relay, stream (Media Streams) or twiml (redirect to the agent's TwiML URL,
     with the parameters in the query string since a redirect has no <Parameter>).
     """
-    response = VoiceResponse()
-    if message:
-        response.say(clean(message))
+    greeting = say(message) if message else ""
     params = {k: clean(v) for k, v in (parameters or {}).items() if v is not None and v != ""}
     if kind == "twiml":
         joiner = "&" if "?" in url else "?"
-        response.redirect(f"{url}{joiner}{urlencode(params)}" if params else url, method="POST")
-        return str(response)
-    connect = Connect(action=action_url, method="POST")
-    noun = connect.conversation_relay(url=url) if kind == "conversation-relay" else connect.stream(url=url)
-    for name, value in params.items():
-        noun.parameter(name=name, value=value)
-    response.append(connect)
-    return str(response)
+        target = f"{url}{joiner}{urlencode(params)}" if params else url
+        return document(greeting, element("Redirect", text(target), _REDIRECT))
+    body = "".join(_PARAMETER.format(name=attr(name), value=attr(value)) for name, value in params.items())
+    noun = element(_NOUNS.get(kind, "Stream"), body, _NOUN_ATTRS.format(url=attr(url)))
+    return document(greeting, _CONNECT.format(action=attr(action_url), noun=noun))
 
 
 def hold_audio(*, music_url: str | None, message: str | None, announcement: str | None = None,
                again_url: str | None = None) -> str:
     """A waiting caller's audio, looped without end: the transfer's deadlines decide when it stops."""
-    response = VoiceResponse()
-    if announcement:
-        response.say(clean(announcement))
+    verbs = [say(announcement)] if announcement else []
     if music_url:
-        response.play(music_url, loop=0)
+        verbs.append(element("Play", text(music_url), _PLAY_FOREVER))
     elif message:
-        response.say(clean(message), loop=0)
+        verbs.append(say(message, _PLAY_FOREVER))
     else:
         # Chosen silence: a conference replays its waitUrl by itself; elsewhere the document asks
         # for itself again, so the call never ends for lack of audio.
-        response.pause(length=60)
+        verbs.append(_SILENCE)
         if again_url:
-            response.redirect(again_url, method="POST")
-    return str(response)
+            verbs.append(element("Redirect", text(again_url), _REDIRECT))
+    return document(*verbs)

@@ -1,64 +1,53 @@
-"""Documents shared by every flow, and the one place text is made safe for XML."""
+"""Documents shared by every flow."""
 from __future__ import annotations
 
-import re
-
-from twilio.twiml.voice_response import VoiceResponse
+from .xml import attr, clean, document, say
 
 APPLICATION_ERROR = "We're sorry, something went wrong connecting your call. Please call back in a moment."
-# Characters XML 1.0 cannot carry (controls, lone surrogates, U+FFFE/U+FFFF): a document holding
-# one is not well-formed and Twilio rejects it (12100), so every value passes through clean().
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_HANGUP = "<Hangup />"
+_RECORD = '<Record action="{action}" maxLength="{max_length}" playBeep="true" timeout="5" />'
+_NO_MESSAGE = "<Say>We did not receive a message. Goodbye.</Say>"
 
-
-def clean(value) -> str:
-    """A value safe inside a TwiML document (characters XML cannot carry are dropped)."""
-    return _NOT_XML.sub("", str(value))
+__all__ = ["APPLICATION_ERROR", "announcement", "application_error", "clean", "declined", "hangup",
+           "say_and_hangup", "take_voicemail", "taken_elsewhere"]
 
 
 def hangup() -> str:
     """End the call."""
-    response = VoiceResponse()
-    response.hangup()
-    return str(response)
+    return document(_HANGUP)
 
 
 def say_and_hangup(*, message: str) -> str:
     """Say a message, then end the call."""
-    response = VoiceResponse()
-    response.say(clean(message))
-    response.hangup()
-    return str(response)
+    return document(say(message), _HANGUP)
+
+
+_DECLINED = say_and_hangup(message="Thank you. The caller will be helped elsewhere.")
+_TAKEN_ELSEWHERE = say_and_hangup(message="This call has already been answered by a colleague. Goodbye.")
+_APPLICATION_ERROR = say_and_hangup(message=APPLICATION_ERROR)
 
 
 def declined() -> str:
     """What a recipient hears after declining a transfer."""
-    return say_and_hangup(message="Thank you. The caller will be helped elsewhere.")
+    return _DECLINED
 
 
 def taken_elsewhere() -> str:
     """A parallel-group leg that accepted too late."""
-    return say_and_hangup(message="This call has already been answered by a colleague. Goodbye.")
+    return _TAKEN_ELSEWHERE
 
 
 def application_error() -> str:
     """Static apology for /voice/fallback: must render with no Redis, no config beyond defaults."""
-    return say_and_hangup(message=APPLICATION_ERROR)
+    return _APPLICATION_ERROR
 
 
 def take_voicemail(*, prompt: str, action_url: str, max_length: int = 120) -> str:
     """Last resort: ask the caller to leave a message and record it."""
-    response = VoiceResponse()
-    response.say(clean(prompt))
-    response.record(action=action_url, max_length=max_length, play_beep=True, timeout=5)
-    response.say("We did not receive a message. Goodbye.")
-    response.hangup()
-    return str(response)
+    return document(say(prompt), _RECORD.format(action=attr(action_url), max_length=attr(max_length)),
+                    _NO_MESSAGE, _HANGUP)
 
 
 def announcement(*, text: str) -> str:
     """Said to everyone in a conference (AnnounceUrl); an empty text says nothing."""
-    response = VoiceResponse()
-    if text:
-        response.say(clean(text))
-    return str(response)
+    return document(say(text)) if text else document()

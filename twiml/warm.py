@@ -1,65 +1,50 @@
 """Warm (attended) transfer documents: the caller's conference, the recipient's consent and whisper."""
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
-
-from .common import clean
+from .xml import attr, document, element, say
+from .xml import text as cdata   # consent_prompt has an argument named text
 
 CONFERENCE_EVENTS = "start end join leave"
+_STATUS = f'statusCallback="{{callback}}" statusCallbackEvent="{CONFERENCE_EVENTS}" statusCallbackMethod="POST"'
+# The caller does not start the conference: the wait audio plays until the recipient joins.
+# endConferenceOnExit: a caller who hangs up takes the conference (and the recipient) down.
+_CALLER = (' beep="false" endConferenceOnExit="true" participantLabel="caller" startConferenceOnEnter="false" '
+           + _STATUS + ' waitMethod="POST" waitUrl="{wait_url}"')
+_RECIPIENT = (' beep="false" endConferenceOnExit="true" participantLabel="recipient" startConferenceOnEnter="true" '
+              + _STATUS)
+_CALLER_DIAL = '<Dial action="{action}" method="POST">{conference}</Dial>'
+_GATHER = ' action="{action}" finishOnKey="" method="POST" numDigits="1" timeout="{timeout}"'
+_REDIRECT = ' method="POST"'
 
 
 def caller_conference(*, room: str, wait_url: str, action_url: str, status_callback_url: str,
                       announcement: str | None = None) -> str:
     """Put the caller in the transfer's conference, hearing hold audio until the recipient joins."""
-    response = VoiceResponse()
-    if announcement:
-        response.say(clean(announcement))
-    dial = Dial(action=action_url, method="POST")
-    # The caller does not start the conference: the wait audio plays until the recipient joins.
-    # endConferenceOnExit: a caller who hangs up takes the conference (and the recipient) down.
-    dial.conference(room, start_conference_on_enter=False, end_conference_on_exit=True, beep=False,
-                    wait_url=wait_url, wait_method="POST", participant_label="caller",
-                    status_callback=status_callback_url, status_callback_event=CONFERENCE_EVENTS,
-                    status_callback_method="POST")
-    response.append(dial)
-    return str(response)
+    conference = element("Conference", cdata(room), _CALLER.format(callback=attr(status_callback_url),
+                                                                  wait_url=attr(wait_url)))
+    return document(say(announcement) if announcement else "",
+                    _CALLER_DIAL.format(action=attr(action_url), conference=conference))
 
 
 def consent_prompt(*, text: str, key: str, action_url: str, timeout: int) -> str:
     """A neutral prompt, twice: only a key press proves a person is there (no caller content)."""
-    response = VoiceResponse()
-    for _ in range(2):
-        gather = Gather(num_digits=1, timeout=timeout, action=action_url, method="POST", finish_on_key="")
-        gather.say(clean(text.format(key=key)))
-        response.append(gather)
-    response.redirect(action_url, method="POST")    # nothing pressed: tell the service, which moves on
-    return str(response)
+    action = attr(action_url)
+    gather = element("Gather", say(text.format(key=key)), _GATHER.format(action=action, timeout=attr(timeout)))
+    # Nothing pressed: tell the service, which moves on.
+    return document(gather, gather, element("Redirect", cdata(action_url), _REDIRECT))
 
 
 def whisper_prompt(*, whisper: str, accept_key: str, decline_key: str, key_action_url: str,
                    timeout: int) -> str:
     """The recipient hears the whisper and a press-a-key prompt, repeated once."""
-    prompt = f"Press {accept_key} to accept the call, or {decline_key} to decline."
-    response = VoiceResponse()
-    for round_no in range(2):
-        gather = Gather(num_digits=1, timeout=timeout, action=key_action_url, method="POST", finish_on_key="")
-        if round_no == 0 and whisper:
-            gather.say(clean(whisper))
-        gather.say(prompt)
-        response.append(gather)
+    prompt = element("Say", cdata(f"Press {accept_key} to accept the call, or {decline_key} to decline."))
+    attrs = _GATHER.format(action=attr(key_action_url), timeout=attr(timeout))
+    first = element("Gather", (say(whisper) if whisper else "") + prompt, attrs)
     # Nothing pressed after two prompts: tell the service (no Digits) so it can move on.
-    response.redirect(key_action_url, method="POST")
-    return str(response)
+    return document(first, element("Gather", prompt, attrs), element("Redirect", cdata(key_action_url), _REDIRECT))
 
 
 def join_conference(*, room: str, status_callback_url: str, announcement: str | None = None) -> str:
     """The accepting recipient joins; the caller is bridged the moment they do."""
-    response = VoiceResponse()
-    if announcement:
-        response.say(clean(announcement))
-    dial = Dial()
-    dial.conference(room, start_conference_on_enter=True, end_conference_on_exit=True, beep=False,
-                    participant_label="recipient", status_callback=status_callback_url,
-                    status_callback_event=CONFERENCE_EVENTS, status_callback_method="POST")
-    response.append(dial)
-    return str(response)
+    conference = element("Conference", cdata(room), _RECIPIENT.format(callback=attr(status_callback_url)))
+    return document(say(announcement) if announcement else "", element("Dial", conference))

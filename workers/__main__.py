@@ -1,5 +1,7 @@
 """`python -m workers`: a supervised pool of RQ worker processes, each with a deadline sweeper.
 
+Each process runs WORKER_THREADS jobs at once, in lanes (workers/lanes.py).
+
 RQ's WorkerPool starts the processes and replaces any that dies (a crash, SIGKILL, Redis going
 away), so the timers can never silently stop while the worker dyno runs.
 """
@@ -26,7 +28,7 @@ from dotenv import load_dotenv  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the pool until SIGTERM/SIGINT (`--burst`: one worker until the queue is empty)."""
+    """Run the pool until SIGTERM/SIGINT (`--burst`: one worker process until the queue is empty)."""
     load_dotenv()
     from handoff.config import Config, ConfigError
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+import threading
+from functools import wraps
 
 from dotenv import load_dotenv
 
@@ -11,7 +12,25 @@ from handoff.config import Config
 from handoff.runtime import Runtime, build_runtime
 
 
-@lru_cache(maxsize=1)
+_building = threading.RLock()     # event_webhooks() builds runtime() inside its own build
+
+
+def once(build):
+    """`build()` on first use, then its result: once per process, even when lanes ask at the same time."""
+    built = []
+
+    @wraps(build)
+    def get():
+        if not built:
+            with _building:
+                if not built:
+                    built.append(build())
+        return built[0]
+
+    return get
+
+
+@once
 def runtime() -> Runtime:
     """This worker process's runtime, built on first use (one Twilio client per process)."""
     load_dotenv()
@@ -39,7 +58,7 @@ def announce(transfer_id: str, conference_sid: str) -> None:
     runtime().warm.announce(transfer_id, conference_sid)
 
 
-@lru_cache(maxsize=1)
+@once
 def event_webhooks():
     """This process's event webhooks (handoff/event_webhooks.py), built on first use."""
     from handoff.event_webhooks import build_event_webhooks

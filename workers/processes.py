@@ -1,5 +1,5 @@
-"""The worker process class `python -m workers` runs in its pool: an RQ worker plus a deadline
-sweeper and the event feed's dispatcher."""
+"""The worker process class `python -m workers` runs in its pool: an RQ worker that runs its jobs in
+lanes (threads), plus a deadline sweeper and the event feed's dispatcher."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +14,8 @@ from rq.worker_pool import WorkerPool
 
 log = logging.getLogger("handoff.worker")
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+HEARTBEAT_EVERY = 5.0      # seconds: the least time between two heartbeats of a process's own registration
+IDLE_BEAT = 60             # seconds an idle process waits on the queue between heartbeats (/healthz: 120 s)
 
 
 @contextmanager
@@ -29,9 +31,14 @@ def _stop_signals_blocked():
 
 
 class HandoffWorker(SimpleWorker):
-    """SimpleWorker (no fork per job: one Twilio client, and its pooled connections, per process)
-    that also runs the deadline sweeper in a thread, so every live worker is also a timer and a
-    dead one is replaced, timer included, by RQ's WorkerPool."""
+    """One worker process: takes jobs from the queue and runs each in a free lane (workers/lanes.py),
+    WORKER_THREADS at a time, so a job waiting on Twilio holds a lane, not the process. It also runs
+    the deadline sweeper and the feed dispatcher in threads, so every live worker is also a timer,
+    and a dead one is replaced, timer included, by RQ's WorkerPool.
+
+    SimpleWorker: no fork per job, so one runtime (one Twilio client and its pooled connections)
+    per process, shared by the lanes. RQ's own loop runs in the main thread, where the signals are:
+    a stop interrupts its BLPOP at once, and the lanes finish their jobs before the process ends."""
 
     def work(self, *args, **kwargs):
         # Until RQ installs its handlers (in super().work()), a stop request waits for the work loop,
@@ -41,44 +48,94 @@ class HandoffWorker(SimpleWorker):
         from handoff.dispatch import build_dispatcher
         from handoff.transfer.recovery import Sweeper
         from workers.jobs import runtime
+        from workers.lanes import Lanes
 
-        with _stop_signals_blocked():     # the recipients-file watcher, the sweeper, the dispatcher
+        with _stop_signals_blocked():     # the recipients-file watcher and the lanes
             built = runtime()
-            sweeper = Sweeper(built.store, built.jobs, name=self.name)
-            sweeper.start_thread()
-            dispatcher = build_dispatcher(built, name=self.name)   # the event feed: webhooks, outcome log
-            dispatcher.start_thread()
+            built.ctx.gateway     # noqa: B018  the Twilio client, built once here, not by the first lanes at once
+            self._lanes = Lanes(self, built.config.worker_threads)
+            self._lanes.start()
+        self._taken = None
+        # Started once this worker and its lanes are registered (bootstrap): a live sweeper means a worker.
+        self._loops = (Sweeper(built.store, built.jobs, name=self.name),
+                       build_dispatcher(built, name=self.name))   # the event feed: webhooks, outcome log
         kwargs["with_scheduler"] = False     # deadlines are ours (handoff.transfer.recovery), not RQ's
         kwargs.setdefault("logging_level", "WARNING")
         try:
             return super().work(*args, **kwargs)
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:   # registering
+            log.warning("worker %s: Redis unavailable at start-up (%s); the pool starts another", self.name, exc)
+            return False
         finally:
-            sweeper.stop()
-            dispatcher.stop()
+            for loop in self._loops:
+                loop.stop()
+
+    def bootstrap(self, *args, **kwargs):
+        super().bootstrap(*args, **kwargs)     # the registrations (the lanes' too) and the command channel
+        with _stop_signals_blocked():
+            for loop in self._loops:
+                loop.start_thread()
+
+    def register_birth(self):
+        super().register_birth()
+        self._lanes.register()
 
     def subscribe(self):
-        with _stop_signals_blocked():     # RQ's pubsub thread (commands sent to this worker)
-            super().subscribe()
+        """RQ's command channels (`rq shutdown`…): this worker's and its lanes', on one connection."""
+        channels = {self.pubsub_channel_name: self.handle_payload}
+        channels.update({lane.pubsub_channel_name: lane.handle_payload for lane in self._lanes.lanes})
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**channels)
+        with _stop_signals_blocked():     # RQ's pubsub thread
+            self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=60, daemon=True,
+                                                           exception_handler=self._pubsub_exception_handler)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ's BLPOP lasts 405 s, and heartbeats only between two: /healthz would call an idle worker dead.
+        return IDLE_BEAT
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        # RQ beats three times per job (two round trips each) for a registration that lives 480 s:
+        # once every few seconds is as alive, and the lanes' jobs do not wait behind it.
+        if pipeline is None and timeout is None and self.last_heartbeat is not None \
+                and (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY:
+            return
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None:
+            self._lanes.keep_alive()
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """A free lane first, then a job: a job leaves the queue only when it can start at once."""
+        while True:
+            lane = self._lanes.take()
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+            if result is not None:
+                self._taken = lane
+                return result
+            self._lanes.give_back(lane)
+            if timeout is not None or self._lanes.idle():
+                return None
+            self._lanes.wait_idle()     # burst mode, queue empty: a running job may still enqueue another
+
+    def execute_job(self, job, queue):
+        lane, self._taken = self._taken, None
+        self._lanes.run(lane, job, queue)
 
     def _stop_when_started(self, signum, frame) -> None:
         self._stop_requested = True
         self._shutdown_requested_date = now()    # a second signal within 1 s is the same request (RQ)
 
     def teardown(self):
-        """RQ's deregistration; Redis gone first (stopped before us) is one line, not a traceback."""
+        """The lanes finish their jobs, then RQ's deregistration (lanes' included); Redis gone first
+        (stopped before us) is one line, not a traceback."""
+        self._lanes.stop()
         try:
+            self._lanes.deregister()
             super().teardown()
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
             log.warning("worker %s: Redis unavailable at shutdown (%s); its registration expires by itself",
                         self.name, exc)
-
-    def perform_job(self, job, queue):
-        """Run the job, timed by name and outcome in this process's metrics file (handoff/metrics.py)."""
-        from handoff.metrics import JobTimer
-
-        with JobTimer(job.func_name.rpartition(".")[2]) as timer:
-            timer.ok = super().perform_job(job, queue)
-            return timer.ok
 
 
 class HandoffWorkerPool(WorkerPool):

@@ -98,6 +98,14 @@ local function fail_attempt(k, now, now_ts, outcome, detail, on_next, inline_ret
   return finish(k, now, now_ts, outcome, detail, inline_return)
 end
 
+-- A finished transfer that waits for nothing is settled: its archive (handoff/archive.py folds it into
+-- one compact record) is due once nothing has changed it for `archive_after` seconds; a later change
+-- (a late leg's news) pushes that back.
+local function settle(k, now_ts)
+  if k.archives == nil or hget(k.t, 'status') ~= 'completed' or hget(k.t, 'dl_kind') ~= nil then return end
+  redis.call('ZADD', k.archives, fmt(now_ts + k.archive_after), k.id)
+end
+
 local function reply(verdict, nxt, t)
   local out = {verdict, nxt}
   for _, v in ipairs(flat(t)) do out[#out + 1] = v end

@@ -1,16 +1,21 @@
 -- Apply one event to a transfer at most once: a status move, an attempt's failure, the end, or a
 -- recipient leg's progress; the deadline of the state it enters is armed in the same step.
 -- KEYS: 1 transfer, 2 events, 3 seen, 4 legs, 5 deadlines index, 6 call hash, 7 call active, 8 event feed,
---       9 this hour's analytics, 10 analytics totals
--- ARGV: 1 the change as JSON (built by handoff/store.py Change), 2 ttl, 3 feed cap, 4 analytics ttl
--- Returns {verdict, next, hgetall...}; verdict: applied|duplicate|stale|refused|missing|caller-gone.
+--       9 this hour's analytics, 10 analytics totals, 11 the transfer's archive, 12 archives index
+-- ARGV: 1 the change as JSON (built by handoff/store.py Change), 2 ttl, 3 feed cap, 4 analytics ttl,
+--       5 seconds a settled transfer waits to be archived
+-- Returns {verdict, next, hgetall...}; verdict: applied|duplicate|stale|refused|missing|caller-gone|archived.
 local k = {t = KEYS[1], ev = KEYS[2], seen = KEYS[3], legs = KEYS[4], index = KEYS[5], call = KEYS[6],
            active = KEYS[7], feed = KEYS[8], hour = KEYS[9], totals = KEYS[10], feed_cap = ARGV[3],
-           a_ttl = tonumber(ARGV[4])}
+           a_ttl = tonumber(ARGV[4]), archives = KEYS[12], archive_after = tonumber(ARGV[5])}
 local c = cjson.decode(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local t = k.t
-if redis.call('EXISTS', t) == 0 then return {'missing', ''} end
+if redis.call('EXISTS', t) == 0 then
+  -- Archived (finished long ago: handoff/archive.py): it never moves; the store answers from the archive.
+  if redis.call('EXISTS', KEYS[11]) == 1 then return {'archived', ''} end
+  return {'missing', ''}
+end
 local id = hget(t, 'id')
 k.id, k.call_sid = id, hget(t, 'call_sid')
 local now, now_ts = c.now, tonumber(c.now_ts)
@@ -50,6 +55,7 @@ if (status == 'completed' and not c.after_finish) or (status ~= 'completed' and 
     append_events(k, c.events)
     if event_id then redis.call('SADD', k.seen, event_id) end
     touch(ttl, t, k.ev, k.seen, k.legs)
+    settle(k, now_ts)
   end
   if stale then return reply('stale', prev_leg, t) end
   return reply('refused', prev_leg, t)
@@ -64,6 +70,7 @@ if status ~= 'completed' and call_status and CALL_ENDED[call_status] and not c.i
   if event_id then redis.call('SADD', k.seen, event_id) end
   finish(k, now, now_ts, 'transfer-cancelled', 'caller hung up', false)
   touch(ttl, t, k.ev, k.seen, k.legs)
+  settle(k, now_ts)
   return reply('caller-gone', 'finished', t)
 end
 
@@ -135,4 +142,5 @@ if nxt == '' then
   end
 end
 touch(ttl, t, k.ev, k.seen, k.legs)
+settle(k, now_ts)
 return reply('applied', nxt, t)

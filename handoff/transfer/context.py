@@ -32,6 +32,7 @@ class Context:
     render: Callable[[Any], str] | None = None   # twiml.render, injected: the domain never imports twiml/
     clock: Clock = REAL                     # routing's time: HANDOFF_CLOCK in local mode, else real time
     local_mode: bool = False                # HANDOFF_LOCAL: a request may set its own time (`at`)
+    twilio_cps: float = 1.0                 # TWILIO_CPS: Twilio queues the legs we dial beyond it
     _gateway: TwilioGateway | None = None
 
     @property

@@ -23,7 +23,14 @@ from .modes import ModeBase, speech_seconds
 from .whisper import prepare_whisper
 
 GRACE = 5                       # seconds of slack on every warm deadline
+MAX_QUEUE_WAIT = 60             # seconds of Twilio's CPS queue an attempt's first deadline allows for
 LEG_OUTCOMES = {"busy": Outcome.CONNECTION_ERROR, "failed": Outcome.CONNECTION_ERROR}
+
+
+def queue_allowance(legs: int, cps: float) -> float:
+    """How long Twilio may hold an attempt's legs `queued` before they ring: calls created beyond the
+    account's CPS wait their turn (one turn per leg, and one for a call already waiting), bounded."""
+    return min(MAX_QUEUE_WAIT, legs / cps)
 
 
 def _whisper_started(attempt: int, leg_sid: str) -> dict:
@@ -55,8 +62,11 @@ class WarmMode(ModeBase):
                                       k=s.accept_key, d=s.decline_key, sw=int(self.screen_window(t)), **extra)
 
     def window(self, t: Transfer) -> float:
-        """An attempt's legs must have answered by then (an answer extends it: detection, screening)."""
-        return t.leg_settings.timeout + GRACE
+        """An attempt's legs must have answered by then (an answer extends it: detection, screening).
+
+        Twilio's ring timeout counts from when a leg rings, which the CPS queue may delay: the window
+        allows for that queue, and each leg's `ringing` re-arms it from then (leg_status)."""
+        return t.leg_settings.timeout + GRACE + queue_allowance(len(t.current.targets), self.ctx.twilio_cps)
 
     @staticmethod
     def screen_window(t: Transfer) -> float:
@@ -103,7 +113,8 @@ class WarmMode(ModeBase):
             address = endpoint(target).address
             leg = LegRequest(to=address, from_=t.leg_caller_id, url=self._leg_url(t, "leg-answer"),
                              status_callback=self.ctx.urls.transfer(t.id, "leg-status", t.call_sid, attempt=t.attempt,
-                                                                    dt=s.detection_timeout if detection else 0),
+                                                                    dt=s.detection_timeout if detection else 0,
+                                                                    rt=s.timeout),
                              timeout=s.timeout, machine_detection=detection, detection_timeout=s.detection_timeout,
                              detection_tuning=(s.detection_speech_threshold, s.detection_speech_end_threshold,
                                                s.detection_silence_timeout),
@@ -144,14 +155,17 @@ class WarmMode(ModeBase):
 
     # ------------------------------------------------------------------ leg callbacks (webhooks)
     def leg_status(self, transfer_id: str, call_sid: str, attempt: int, *, leg_sid: str, call_status: str,
-                   detection_timeout: int = 0) -> None:
+                   detection_timeout: int = 0, ring_timeout: int | None = None) -> None:
         """A recipient leg progressed; the last leg of an attempt ending fails it."""
         event = {"event": f"leg-{call_status}", "attempt": attempt, "leg": leg_sid, "call_status": call_status}
         event_id = f"leg-status:{leg_sid}:{call_status}"
         if call_status == "ringing":
+            # Its ring timeout starts now, however long Twilio queued it: the attempt waits that long
+            # from here (only ever later; once per leg; never on another attempt or a finished transfer).
             self.store.apply(transfer_id, call_sid, Change(
                 event=event, event_id=event_id, attempt=attempt, sources=WAITING, to=TransferStatus.RINGING,
-                forward_only=True, leg=LegChange(leg_sid, LegState.RINGING, attempt=attempt)))
+                forward_only=True, leg=LegChange(leg_sid, LegState.RINGING, attempt=attempt),
+                deadline=Deadline(DeadlineKind.ATTEMPT, ring_timeout + GRACE, extend=True) if ring_timeout else None))
             return
         if call_status == "in-progress":
             # Answered: detection runs before its Url is requested; the attempt waits that long more.
