@@ -21,7 +21,7 @@ from .state import AttemptResult, CallerAt, DeadlineKind, LegState, Outcome, Sta
 
 _LUA_DIR = Path(__file__).with_name("lua")
 _PRELUDE = ("base", "analytics", "common")     # shared helpers, in dependency order
-_STANDALONE = frozenset({"claim", "delivery_open", "delivery_take"})   # scripts without the prelude
+_STANDALONE = frozenset({"claim", "delivery_open", "delivery_take", "record_call"})   # scripts without the prelude
 timeline_log = logging.getLogger("handoff.timeline")
 DEFAULT_TTL = 7 * 24 * 3600          # every key expires a week after its last change (STATE_TTL_SECONDS)
 DEFAULT_ARCHIVE_AFTER = 300          # a settled transfer is archived after this long unchanged (handoff/archive.py)
@@ -198,7 +198,8 @@ class _Script:
 class Store:
     """Calls and transfers in Redis, under one key prefix, with TTLs on everything."""
 
-    _SCRIPT_NAMES = ("create", "transition", "call_ended", "claim", "append", "delivery_open", "delivery_take")
+    _SCRIPT_NAMES = ("create", "transition", "call_ended", "record_call", "claim", "append", "delivery_open",
+                     "delivery_take")
 
     def __init__(self, connection: redis.Redis, *, keys: Keys, ttl: int = DEFAULT_TTL,
                  feed_cap: int = DEFAULT_FEED_CAP, analytics_ttl: int = DEFAULT_ANALYTICS_TTL,
@@ -260,14 +261,10 @@ class Store:
 
     # -- calls ----------------------------------------------------------------------------------
     def record_call(self, call_sid: str, fields: Mapping[str, str]) -> None:
-        """Create or update what we know of a call (one round trip)."""
-        key, now = self.keys.call(call_sid), time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(key, mapping={k: v for k, v in fields.items() if v is not None})
-        pipe.expire(key, self.ttl)
-        pipe.zadd(self.keys.calls_index(), {call_sid: now}, nx=True)
-        pipe.zremrangebyscore(self.keys.calls_index(), "-inf", f"({now - self.ttl}")   # their hashes expired
-        pipe.execute()
+        """Create or update what we know of a call (one round trip: lua/record_call.lua)."""
+        pairs = [x for k, v in fields.items() if v is not None for x in (k, v)]
+        self.run("record_call", [self.keys.call(call_sid), self.keys.calls_index()],
+                 [self.ttl, f"{time.time():.3f}", call_sid, *pairs])
 
     def get_call(self, call_sid: str) -> dict[str, str] | None:
         """The call's hash, or None if unknown."""
