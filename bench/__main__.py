@@ -260,8 +260,8 @@ def table(r: dict) -> str:
             f"{sc['twilio_webhooks_per_transfer']} | {sc['twilio_rest_requests_per_transfer']}")
     m = r.get("memory")
     if m:
-        add("4. Redis memory (jobs expired)", "bytes per finished transfer: its keys | used_memory delta",
-            f"{m.get('bytes_per_finished_transfer')} | {m.get('used_memory_per_transfer', '')}", "<= 8192")
+        add("4. Redis memory (jobs expired)", "bytes per finished transfer (its keys, its call's share)",
+            f"{m.get('bytes_per_finished_transfer')}", "<= 8192")
         add("", "archived | max bytes of one transfer", f"{m['archived']} of {m['transfers']} | "
             f"{m.get('max_bytes_per_transfer')}")
         shared = m["shared"]

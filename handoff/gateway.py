@@ -5,7 +5,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -22,6 +22,21 @@ NOT_FOUND = 20404                 # the call does not exist (any more)
 CALL_NOT_IN_PROGRESS = 21220      # the call cannot be changed: it has ended
 INVALID_TO = 21211
 INVALID_DIAL_TARGET = 13224       # (these, like every 4xx, are permanent: see is_transient)
+
+
+class DialedLeg(NamedTuple):
+    """A leg Twilio accepted: its call SID, and the seconds its calls-per-second queue holds it first
+    (the Call resource's queue_time, in milliseconds; 0 when it is placed at once)."""
+
+    sid: str
+    queue_seconds: float = 0.0
+
+
+def _seconds(queue_time) -> float:
+    try:
+        return max(0.0, float(queue_time or 0) / 1000)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 class GatewayError(Exception):
@@ -152,8 +167,8 @@ class TwilioGateway:
                     raise
         return False
 
-    def create_leg(self, leg: LegRequest) -> str:
-        """Dial a recipient leg; returns its call SID.
+    def create_leg(self, leg: LegRequest) -> DialedLeg:
+        """Dial a recipient leg; returns its call SID and how long Twilio expects to queue it.
 
         Detection is synchronous: Twilio requests the leg's Url only once it has a verdict, and
         sends it as AnsweredBy, so the webhook answers the whisper (or a hang-up) at once.
@@ -176,7 +191,8 @@ class TwilioGateway:
             kwargs["send_digits"] = leg.send_digits
         if leg.sip_username:
             kwargs.update(sip_auth_username=leg.sip_username, sip_auth_password=leg.sip_password or "")
-        return self._call("create leg", self.client.calls.create, **kwargs).sid
+        call = self._call("create leg", self.client.calls.create, **kwargs)
+        return DialedLeg(call.sid, _seconds(getattr(call, "queue_time", None)))
 
     def announce(self, conference_sid: str, *, announce_url: str) -> None:
         """Play an announcement to everyone in a conference."""

@@ -121,7 +121,7 @@ class WarmMode(ModeBase):
                              send_digits=target.send_digits,
                              sip_username=target.sip_username, sip_password=target.sip_password)
             try:
-                sid = self.ctx.gateway.create_leg(leg)
+                sid, queued = self.ctx.gateway.create_leg(leg)
             except GatewayError as exc:
                 # Counts as an ended leg: once every leg has ended, the attempt has failed.
                 outcome = Outcome.CANCELLED if exc.call_is_gone and target.kind is TargetKind.CLIENT \
@@ -134,10 +134,14 @@ class WarmMode(ModeBase):
                                   outcome=outcome if outcome is not Outcome.CANCELLED else Outcome.CONNECTION_ERROR,
                                   result=AttemptResult.FAILED)))
                 continue
+            # Twilio says how long its CPS queue holds the leg: the attempt waits that long more than
+            # the allowance guessed, if it must (never less; the leg's ringing re-arms it again).
             self.store.apply(t.id, t.call_sid, Change(
-                event={"event": "leg-dialed", "attempt": t.attempt, "leg": sid, "target": target.describe()},
+                event={"event": "leg-dialed", "attempt": t.attempt, "leg": sid, "target": target.describe(),
+                       **({"queue_seconds": round(queued, 3)} if queued else {})},
                 event_id=f"dialed:{sid}", attempt=t.attempt, ignore_caller=True,
-                leg=LegChange(sid, LegState.DIALED, attempt=t.attempt)))
+                leg=LegChange(sid, LegState.DIALED, attempt=t.attempt),
+                deadline=Deadline(DeadlineKind.ATTEMPT, queued + s.timeout + GRACE, extend=True) if queued else None))
 
     def reconcile(self, t: Transfer) -> bool:
         """An accepted recipient Twilio never reported joining: ask Twilio before giving up on them."""
@@ -316,11 +320,16 @@ class WarmMode(ModeBase):
                    "conference": conference_sid}
         event_id = f"conf:{event}:{participant or ''}:{sequence or ''}"
         fields = {"conference_sid": conference_sid} if conference_sid else None
-        if event == "participant-join" and label == "recipient":
+        if (event == "participant-join" and label == "recipient") or (event == "conference-start" and conference_sid):
+            # The recipient joining is the success. So is the conference starting: only the recipient
+            # starts it (startConferenceOnEnter), and under load its participant-join may be the callback
+            # that never comes. Whichever arrives first decides (one event id per conference); the other
+            # is a duplicate, so the bridge is recorded once.
             batch = self.store.batch()
             self.store.apply(transfer_id, call_sid, self.lifecycle.succeeded(
-                event={**payload, "event": "bridged"}, event_id=event_id, sources=[TransferStatus.BRIDGED],
-                detail="bridged", fields=fields), batch=batch)
+                event={**payload, "event": "bridged", "via": event},
+                event_id=f"bridged:{conference_sid}" if conference_sid else event_id,
+                sources=[TransferStatus.BRIDGED], detail="bridged", fields=fields), batch=batch)
             if conference_sid:
                 self.ctx.jobs.enqueue("announce", transfer_id, conference_sid, batch=batch)
             self.store.execute(batch)

@@ -103,6 +103,23 @@ def test_lost_status_callbacks_still_end_the_attempt_after_every_full_ring(sim, 
         assert t.get("no-answer") and t["no-answer"] - t["ringing"] >= TIMEOUT - 0.1, (member, t)
 
 
+def test_a_queue_longer_than_the_allowance_is_waited_out_as_twilio_reports_it(sim, phone, api, wait_transfer,
+                                                                              one_cps):
+    """Twelve calls ahead queue the group past its first deadline (timeout + grace + five turns), and
+    every ringing callback is lost: only the queue_time Twilio answers each leg's creation with can
+    keep the attempt waiting, and the last member, who answers late in its own ring, gets the call."""
+    for number in MEMBERS:
+        sim.add_fault(target="webhook", url_contains="/leg-status", action="drop", call_to=number)
+    late = {"kind": "human", "answer_after": TIMEOUT - 0.5, "press": "accept", "press_after": 0.05}
+    transfer = _start(api, phone, sim, one_cps, [{"kind": "no-answer"}] * 4 + [late], ahead=12)
+    done = wait_transfer(transfer["id"], lambda t: t["outcome"], timeout=45)
+    assert done["outcome"] == "transfer-success", [e["event"] for e in done["timeline"]]
+    dialed = [e for e in done["timeline"] if e["event"] == "leg-dialed"]
+    assert all(e.get("queue_seconds", 0) >= 8 for e in dialed), [e.get("queue_seconds") for e in dialed]
+    winner = _times(sim, _member_legs(sim, done)[-1])
+    assert winner["ringing"] - winner["created"] > TIMEOUT + 5 + 5     # rang after the first deadline
+
+
 def test_twilio_cps_is_configured_and_bounds_the_queue_allowance():
     assert Config.from_env(GOOD).twilio_cps == 1                      # Twilio's default
     assert Config.from_env({**GOOD, "TWILIO_CPS": "30"}).twilio_cps == 30
