@@ -116,13 +116,15 @@ def test_the_requests_caller_id_holds_for_every_step(sim, phone, step_api):
 
 
 def test_a_direct_leg_whose_join_callback_is_lost_is_still_connected(sim, phone, step_api):
-    # The box answers and is sent into the conference, but Twilio's word that it joined never arrives:
-    # the join deadline, armed with the direct join, asks Twilio instead of leaving the caller on hold.
+    # The box answers and is sent into the conference, but Twilio's word that it joined (or that the
+    # conference started) never arrives: the join deadline, armed with the direct join, asks Twilio
+    # instead of leaving the caller on hold.
     sim.add_persona({"address": DESK, **HUMAN_DECLINES})
     sim.add_persona({"address": BOX, **VOICEMAIL})
     caller = phone(CALLER)
     sim.add_fault(target="webhook", url_contains="/conference", action="drop", status="participant-join",
                   call_to=BOX)
+    sim.add_fault(target="webhook", url_contains="/conference", action="drop", status="conference-start")
     try:
         transfer = step_api("post", f"/api/calls/{caller}/transfers", json={"to": "step_desk"}).get_json()
         done = _wait(sim, step_api, transfer["id"], timeout=40)
