@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import time
 
-from bench.common import burst_post, place_calls, rss_mib
+from bench.common import Sampler, burst_post, place_calls, rss_mib
 from bench.stack import WORKER_PROCESSES, Stack
 
 BUSY_PERSONA = "+14155550201"        # busy_desk in bench/recipients.yaml
@@ -58,28 +57,19 @@ def rest_throughput(stack: Stack, count: int, latency: float) -> dict:
             "worker_rss_mib_peak": peak.peak}
 
 
-class _PeakRss:
+class _PeakRss(Sampler):
     """The largest resident memory each worker process reached while in use (sampled every 0.2 s)."""
+
+    interval = 0.2
 
     def __init__(self, stack: Stack):
         self.stack = stack
         self.peak: dict[str, float] = {}
-        self._stop = threading.Event()
 
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self):
-        while not self._stop.wait(0.2):
-            pids = self.stack.pids("workers")
-            for pid, rss in zip(pids, rss_mib(pids)):
-                self.peak[str(pid)] = max(self.peak.get(str(pid), 0.0), rss)
+    def sample(self) -> None:
+        pids = self.stack.pids("workers")
+        for pid, rss in zip(pids, rss_mib(pids)):
+            self.peak[str(pid)] = max(self.peak.get(str(pid), 0.0), rss)
 
 
 def worker_memory(stack: Stack) -> dict:

@@ -245,3 +245,26 @@ def rss_mib(pids) -> list[float]:
         except (OSError, StopIteration, ValueError):
             continue
     return out
+
+
+class Sampler:
+    """Calls `sample()` every `interval` seconds in a thread while used as a context manager."""
+
+    interval = 0.1
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()

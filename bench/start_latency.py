@@ -8,10 +8,9 @@ Transfers are started open-loop at a fixed rate so that a slow worker cannot slo
 from __future__ import annotations
 
 import re
-import threading
 import time
 
-from bench.common import Sessions, distribution, paced, place_calls, post_transfer, wait_transfers
+from bench.common import Sampler, Sessions, distribution, paced, place_calls, post_transfer, wait_transfers
 from bench.stack import Stack
 
 BUSY_PERSONA = "+14155550201"       # busy_desk in bench/recipients.yaml: the Dial ends at once
@@ -63,7 +62,7 @@ def run(stack: Stack, count: int, rate: float) -> dict:
             "unfinished": unfinished[:10], "unfinished_count": len(unfinished)}
 
 
-class QueueDepth:
+class QueueDepth(Sampler):
     """Samples the transfers queue's length (RQ jobs waiting) every 0.1 s while in use."""
 
     def __init__(self, stack: Stack):
@@ -74,20 +73,9 @@ class QueueDepth:
         self.queue = Queue(Keys(stack.env["REDIS_KEY_PREFIX"]).queue_name(), connection=stack.redis)
         self.max_depth = 0
         self.at_end_of_load = None
-        self._stop = threading.Event()
 
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    def _sample(self):
-        while not self._stop.wait(0.1):
-            self.max_depth = max(self.max_depth, self.queue.count)
+    def sample(self) -> None:
+        self.max_depth = max(self.max_depth, self.queue.count)
 
     def wait_empty(self, timeout: float) -> float | None:
         """Seconds from now until the queue is empty (None if it never was within `timeout`)."""
