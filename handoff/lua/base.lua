@@ -27,7 +27,11 @@ local function append_event(k, event)
   if event == nil or event == cjson.null or event == '' then return end
   if type(event) == 'string' then event = cjson.decode(event) end
   if event.fill ~= nil and k.t ~= nil then   -- fields copied from the record (e.g. the whisper's text)
-    for _, name in ipairs(event.fill) do event[name] = hget(k.t, name) end
+    -- a list names fields kept under their own name; a map is event field -> record field
+    for target, source in pairs(event.fill) do
+      if type(target) == 'number' then target = source end
+      event[target] = hget(k.t, source)
+    end
   end
   event.fill = nil
   event.transfer = k.id

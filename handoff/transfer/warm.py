@@ -14,7 +14,7 @@ from ..gateway import GatewayError, LegRequest
 from ..record import Transfer
 from ..state import (DIAL_RESULTS, WAITING, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome,
                      Stamp, TransferStatus)
-from ..store import Change, Deadline, LegChange
+from ..changes import Change, Deadline, LegChange
 from ..targets import TargetKind
 from . import decisions as d
 from .cold import endpoint
@@ -325,6 +325,8 @@ class WarmMode(ModeBase):
             # starts it (startConferenceOnEnter), and under load its participant-join may be the callback
             # that never comes. Whichever arrives first decides (one event id per conference); the other
             # is a duplicate, so the bridge is recorded once.
+            if event == "conference-start":   # the event names the leg that accepted, as a join would
+                payload = {**payload, "participant": "recipient", "fill": {"leg": "bridged_leg"}}
             batch = self.store.batch()
             self.store.apply(transfer_id, call_sid, self.lifecycle.succeeded(
                 event={**payload, "event": "bridged", "via": event},

@@ -130,6 +130,8 @@ def test_a_lost_join_callback_is_made_good_by_the_conference_starting(sim, phone
         assert done["outcome"] == "transfer-success"
         bridged = [e for e in done["timeline"] if e["event"] == "bridged"]
         assert len(bridged) == 1 and bridged[0]["via"] == "conference-start" and not bridged[0].get("reconciled")
+        accepter = next(e["leg"] for e in done["timeline"] if e["event"] == "key-pressed")
+        assert bridged[0]["leg"] == accepter and bridged[0]["participant"] == "recipient"   # lanes, reports
         accepted = next(e["at"] for e in done["timeline"] if e["event"] == "key-pressed")
         assert iso(bridged[0]["at"]) - iso(accepted) < JOIN_WINDOW    # not the join deadline's doing
         assert sim.call(caller)["activity"] == "in-conference"
