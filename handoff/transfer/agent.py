@@ -6,7 +6,7 @@ import json
 from ..config import AgentConnection
 from ..record import Transfer
 from ..state import ANSWERED, CallerAt, Outcome, Stamp, TransferStatus
-from ..store import Change
+from ..changes import Change
 from . import decisions as d
 from .modes import ModeBase
 

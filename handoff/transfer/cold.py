@@ -11,7 +11,7 @@ from ..gateway import GatewayError
 from ..record import Transfer
 from ..state import (ANSWERED, DIAL_RESULTS, DIAL_STATUS_OUTCOMES, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome, Stamp,
                      TransferStatus)
-from ..store import Change, Deadline, LegChange, Result
+from ..changes import Change, Deadline, LegChange, Result
 from ..targets import Target, TargetKind
 from . import decisions as d
 from .modes import ModeBase, speech_seconds

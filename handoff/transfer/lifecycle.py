@@ -15,7 +15,8 @@ from ..gateway import GatewayError
 from ..record import Transfer
 from ..state import (ANSWERED, CALL_ENDED, WAITING, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome,
                      TransferStatus)
-from ..store import CLEAR, Batch, Change, Deadline, LegChange, Result
+from ..changes import CLEAR, Change, Deadline, LegChange, Result
+from ..store import Batch
 from ..targets import LastResort
 from . import decisions as d
 from .context import Context

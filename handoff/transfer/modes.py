@@ -9,7 +9,7 @@ from ..clock import transfer_now
 from ..gateway import GatewayError
 from ..record import Transfer, target_to_json
 from ..state import AttemptResult, CallerAt, Outcome, Stamp, TransferMode, TransferStatus
-from ..store import Change
+from ..changes import Change
 from . import decisions as d
 from .context import Context
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..placeholders import fill, runtime_values
 from ..record import Transfer
-from ..store import Change
+from ..changes import Change
 from .context import Context
 
 DEFAULT_REASON = "their request"     # so "about <reason>" still reads naturally when none was given

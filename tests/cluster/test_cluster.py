@@ -16,7 +16,8 @@ import pytest
 import redis
 
 from handoff.keys import Keys
-from handoff.store import Change, Deadline, Store
+from handoff.changes import Change, Deadline
+from handoff.store import Store
 from handoff.state import DeadlineKind
 
 KEYS = Keys("handoff")
