@@ -9,17 +9,14 @@ to 90th percentile of arrivals) is how many REST calls per second the worker pro
 from __future__ import annotations
 
 import math
-import re
 import time
 
-from bench.common import Sampler, burst_post, place_calls, rss_mib
+from bench.common import BUSY_PERSONA, Sampler, burst_post, first_rest_requests, place_calls, rss_mib
 from bench.stack import WORKER_PROCESSES, Stack
 
-BUSY_PERSONA = "+14155550201"        # busy_desk in bench/recipients.yaml
 UTILISATION = 0.6                    # plan each process (and Redis) for 60 % of a core, not 100 %
 RATES_PER_MINUTE = (10, 100, 1000)
 REDIS_SIZES_MB = (25, 100, 1024)      # a small hosted Redis, a mid-size one, 1 GB
-_CALL_PATH = re.compile(r"/Calls/(CA[0-9a-f]{32})\.json$")
 
 
 def rest_throughput(stack: Stack, count: int, latency: float) -> dict:
@@ -37,10 +34,7 @@ def rest_throughput(stack: Stack, count: int, latency: float) -> dict:
             deadline = time.monotonic() + 60 + count * latency
             arrivals: dict[str, float] = {}
             while time.monotonic() < deadline and len(arrivals) < len(wanted):
-                for entry in stack.sim.requests()[before:]:
-                    match = _CALL_PATH.search(entry["path"])
-                    if entry["method"] == "POST" and match and match.group(1) in wanted:
-                        arrivals.setdefault(match.group(1), entry["time"])
+                arrivals = {sid: at for sid, at in first_rest_requests(stack, before).items() if sid in wanted}
                 time.sleep(0.5)
             time.sleep(latency + 0.5)     # the last calls' latency, so their CPU is counted
         cpu = stack.cpu_seconds("workers") - cpu_before

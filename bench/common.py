@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -268,3 +269,18 @@ class Sampler:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             self.sample()
+
+
+BUSY_PERSONA = "+14155550201"       # busy_desk in bench/recipients.yaml: a cold Dial to it ends at once
+_CALL_PATH = re.compile(r"/Calls/(CA[0-9a-f]{32})\.json$")
+
+
+def first_rest_requests(stack: Stack, since: int = 0) -> dict[str, float]:
+    """Call SID -> arrival time of the first REST POST to that call (`calls(sid).update`) the simulator
+    received, from its request log entry `since` on (stamped on arrival, before any injected latency)."""
+    first: dict[str, float] = {}
+    for entry in stack.sim.requests()[since:]:
+        match = _CALL_PATH.search(entry["path"])
+        if entry["method"] == "POST" and match:
+            first[match.group(1)] = min(first.get(match.group(1), entry["time"]), entry["time"])
+    return first

@@ -7,15 +7,13 @@ Transfers are started open-loop at a fixed rate so that a slow worker cannot slo
 """
 from __future__ import annotations
 
-import re
 import time
 
-from bench.common import Sampler, Sessions, distribution, paced, place_calls, post_transfer, wait_transfers
+from bench.common import (BUSY_PERSONA, Sampler, Sessions, distribution, first_rest_requests, paced, place_calls,
+                          post_transfer, wait_transfers)
 from bench.stack import Stack
 
-BUSY_PERSONA = "+14155550201"       # busy_desk in bench/recipients.yaml: the Dial ends at once
 WARMUP_TRANSFERS = 10               # first jobs of each worker process import and connect: not counted
-_CALL_PATH = re.compile(r"/Calls/(CA[0-9a-f]{32})\.json$")
 
 
 def run(stack: Stack, count: int, rate: float) -> dict:
@@ -37,12 +35,7 @@ def run(stack: Stack, count: int, rate: float) -> dict:
         drained = depth.wait_empty(timeout=120)
     transfer_ids = [p[1] for p in posts if p and p[1]]
     _, unfinished = wait_transfers(stack, transfer_ids, timeout=60)
-    first: dict[str, float] = {}
-    for entry in stack.sim.requests():
-        match = _CALL_PATH.search(entry["path"])
-        if entry["method"] == "POST" and match:
-            sid = match.group(1)
-            first[sid] = min(first.get(sid, entry["time"]), entry["time"])
+    first = first_rest_requests(stack)
     latencies, api, missing = [], [], []
     for sid, post in zip(callers, posts):
         if not post or post[2] != 202:
