@@ -15,6 +15,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from blueprints import (analytics, api, api_events, api_listing, audit_log, cli, health, inspector,
                         inspector_analytics, metrics, openapi, scenarios_cli, transfer_callbacks, voice)
+from blueprints import texts as sms_status
+from blueprints import cards
+from blueprints import callbacks
 from blueprints.errors import register_error_handlers
 from blueprints.security import TwilioSignature
 from handoff.config import Config, ConfigError
@@ -48,11 +51,14 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     for module in (voice, transfer_callbacks, api, health, metrics):
         app.register_blueprint(module.bp)
     metrics.time_webhooks(app, voice.bp, transfer_callbacks.bp)   # Twilio's webhooks: latency histogram
+    app.register_blueprint(sms_status.bp)   # /twilio/texts/status: SMS delivery news (handoff/texts.py)
+    app.register_blueprint(callbacks.bp)    # callback offers: the offer's action and GET /api/callbacks
     for module in (api_listing, api_events, openapi):   # listings, live events, /api/openapi.json
         app.register_blueprint(module.bp)
     app.register_blueprint(analytics.bp)   # GET /api/analytics
     app.register_blueprint(inspector.bp)   # the Live Inspector at /inspector (session login, SSE)
     app.register_blueprint(inspector_analytics.bp)   # /inspector/analytics: the charts page
+    app.register_blueprint(cards.bp)       # /cards/<token>: a warm recipient's hand-off card (the link is the key)
     audit_log.init_app(app)   # every API action recorded; GET /api/audit, /inspector/audit.json
     if env.get("HANDOFF_DEMO") == "1":   # `make run` only: the demo on-call webhook (blueprints/demo.py)
         from blueprints import demo

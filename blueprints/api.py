@@ -6,7 +6,8 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from marshmallow import ValidationError
 
-from handoff.transfer.requests import IdempotencyMismatch, TransferConflict, TransferRefused, UnknownCall
+from handoff.transfer.requests import (ChainLimitReached, IdempotencyMismatch, TransferConflict, TransferRefused,
+                                       UnknownCall)
 from handoff.transfer_request import TransferRequest
 
 from .api_schemas import (IDEMPOTENCY_KEY, TOOLS_ANSWER, CallSchema, CallVariablesSchema, ExplainResultSchema,
@@ -86,7 +87,8 @@ def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str =
                                variables=stringify(data.get("variables")),
                                final=data.get("final", True), caller_id=data.get("caller_id"),
                                timeout=data.get("timeout"), refer=data.get("refer", False),
-                               context=data.get("context") or {}, at=data.get("at"))
+                               context=data.get("context") or {}, at=data.get("at"), card=data.get("card"),
+                               sms={k: v for k, v in (data.get("sms") or {}).items() if v is not None})
     try:
         return service().request_transfer(call_sid, request_, idempotency_key=idempotency_key, via=via)
     except UnknownCall:
@@ -95,6 +97,10 @@ def _start(call_sid: str, data: dict, *, idempotency_key: str | None, via: str =
         raise ApiError(422, "transfer_refused", exc.message, fields={exc.field or "to": [exc.message]}) from None
     except IdempotencyMismatch as exc:
         raise ApiError(422, "idempotency_key_reused", str(exc), fields={"Idempotency-Key": [str(exc)]}) from None
+    except ChainLimitReached as exc:
+        # Chained transfers: the call has had TRANSFER_CHAIN_LIMIT transfers; it stays where it is.
+        raise ApiError(409, "chain_limit", str(exc),
+                       fields={"transfer_id": [exc.transfer_id]} if exc.transfer_id else {}) from None
     except TransferConflict as exc:
         if exc.call_status:
             raise ApiError(409, "call_ended", str(exc), fields={"call_status": [exc.call_status]}) from None
@@ -111,7 +117,8 @@ def _found(view: dict | None, message: str) -> dict:
 @bp.post("/calls/<call_sid>/transfers")
 @bearer_token
 @doc(body=TransferRequestSchema, headers=[IDEMPOTENCY_KEY], response=TransferSchema, status=202, tags=["transfers"],
-     errors={409: "Another transfer is in flight on the call, or the call is over", 413: None})
+     errors={409: "Another transfer is in flight on the call, the call is over, or it has been through "
+                  "TRANSFER_CHAIN_LIMIT transfers (code chain_limit)", 413: None})
 def create_transfer(call_sid: str):
     """Start a transfer of a live call; 202 with the transfer and its Location."""
     _check_call_sid(call_sid)
@@ -279,7 +286,7 @@ def _sentence(text: str) -> str:
 @bp.post("/tools/transfer_call")
 @bearer_token
 @doc(body=ToolCallSchema, headers=[IDEMPOTENCY_KEY], response=ToolAnswerSchema, status=202, tags=["tools"],
-     errors={404: _tool_refusal("Unknown call"), 409: _tool_refusal("A transfer is already in flight"),
+     errors={404: _tool_refusal("Unknown call"), 409: _tool_refusal("A transfer is already in flight, or the chain limit is reached"),
              422: _tool_refusal("Refused (unknown destination, bad arguments)"), 413: None})
 def transfer_call_tool():
     """Tool endpoint: start a transfer and answer a short sentence the LLM can speak from.
@@ -319,11 +326,15 @@ def transfer_call_tool():
     try:
         record, _ = _start(data["call_sid"], {"to": destination, "reason": data.get("reason"),
                                               "summary": data.get("summary"), "mode": data.get("mode"),
-                                              "at": data.get("at")},
+                                              "at": data.get("at"),
+                                              "sms": {"before": data["sms"]} if data.get("sms") else None},
                            idempotency_key=key, via="tool")
     except ApiError as exc:
         if exc.status == 404:
             sentence = "I can't find this call, so I can't transfer it. Keep helping the caller."
+        elif exc.code == "chain_limit":
+            sentence = (f"I can't transfer this call again: {_sentence(exc.message)} "
+                        "Keep helping the caller yourself; don't try another transfer.")
         elif exc.status == 409:
             sentence = ("A transfer is already in progress for this call. Tell the caller they are being "
                         "connected and don't start another one.")

@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 
 from handoff import swimlanes
 from handoff.state import Outcome, TransferMode, TransferStatus
+from handoff.transfer import chain
 from handoff.transfer.views import present_transfer
 
 from . import inspector_auth as auth
@@ -119,8 +120,20 @@ def _swimlanes(transfer_id: str) -> dict:
     if t is None:
         raise ApiError(404, "not_found", f"No transfer {transfer_id}")
     view = present_transfer(t, events)
-    return swimlanes.build(view, events, call=store.get_call(t.call_sid),
+    data = swimlanes.build(view, events, call=store.get_call(t.call_sid),
                            accept_key=t.settings.accept_key, decline_key=t.settings.decline_key)
+    data["chain"] = _chain(store, t)
+    return data
+
+
+def _chain(store, t) -> list[dict]:
+    """The call's chain of transfers, in order, each worded like a listed one (empty for a lone transfer)."""
+    ids = store.call_transfer_ids(t.call_sid)
+    if len(ids) < 2:
+        return []
+    records = [store.get_transfer(i) if i != t.id else t for i in ids]
+    return [_words({**link, "id": link["transfer_id"], "current": link["transfer_id"] == t.id})
+            for link in chain.links([r for r in records if r is not None])]
 
 
 @bp.get("/transfers/<transfer_id>.json")

@@ -126,6 +126,8 @@ class IncomingCallForm(TwilioForm):
     to = Text(data_key="To", required=True, max_length=2048)
     direction = Text(data_key="Direction", load_default=None, max_length=64)
     call_status = Text(data_key="CallStatus", load_default=None, max_length=64)
+    # Lets a calls.create leg present the caller's number (warm legs with caller_id: caller).
+    call_token = Text(data_key="CallToken", load_default=None, max_length=8192)
 
 
 class CallStatusForm(TwilioForm):
@@ -183,6 +185,17 @@ class ContextSchema(Schema):
     transcript = fields.List(fields.Nested(Turn), load_default=list, validate=validate.Length(max=500))
 
 
+class SmsSchema(Schema):
+    """`sms`: texts to the caller (handoff/texts.py), each a template with placeholders; overrides the recipient's."""
+
+    class Meta:
+        unknown = RAISE
+
+    before = Text(load_default=None, multiline=True, validate=validate.Length(min=1, max=1000))
+    success = Text(load_default=None, multiline=True, validate=validate.Length(min=1, max=1000))
+    failure = Text(load_default=None, multiline=True, validate=validate.Length(min=1, max=1000))
+
+
 class TransferFields(Schema):
     """What any request for a transfer may say, however it arrives (the API, or HandoffData)."""
 
@@ -205,7 +218,9 @@ class TransferRequestSchema(TransferFields):
 
     caller_id = Text(load_default=None, max_length=64)
     timeout = fields.Int(load_default=None, validate=validate.Range(min=1, max=600))
+    card = fields.Bool(load_default=None, allow_none=True)   # text the warm recipient a hand-off card
     context = fields.Nested(ContextSchema, load_default=dict)
+    sms = fields.Nested(SmsSchema, load_default=None)   # texts to the caller: before, success, failure
 
 
 class VariablesSchema(Schema):
@@ -240,6 +255,7 @@ class ToolCallSchema(Schema):
     reason = Text(load_default=None, multiline=True, max_length=500)
     summary = Text(load_default=None, multiline=True, max_length=2000)
     mode = Text(load_default=None, validate=validate.OneOf(MODES))
+    sms = Text(load_default=None, multiline=True, validate=validate.Length(min=1, max=1000))   # texted first
     at = Instant(TRANSFER_AT)    # accepted, never offered to the LLM (handoff/routing/tools.py)
 
 

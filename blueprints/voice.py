@@ -30,7 +30,7 @@ def incoming():
     """A Twilio number's Voice URL: record the call, connect the caller to the AI agent."""
     form = parse_form(_incoming)
     return twiml(documents.render(_calls().incoming(call_sid=form["call_sid"], from_=form["from_"], to=form["to"],
-                                                    direction=form["direction"])))
+                                                    direction=form["direction"], call_token=form["call_token"])))
 
 
 @bp.post("/status")

@@ -22,6 +22,10 @@ class CallbackUrls:
         """Where a receiving agent reads the hand-off's context (bearer token)."""
         return f"{self.base}/api/transfers/{transfer_id}/context"
 
+    def text_status(self, transfer_id: str, purpose: str, call_sid: str) -> str:
+        """An SMS's delivery status callback (blueprints/texts.py); signed with its query, like the rest."""
+        return self._url("/twilio/texts/status", transfer=transfer_id, purpose=purpose, c=call_sid)
+
     def transfer(self, transfer_id: str, name: str, call_sid: str, *, attempt: int | None = None,
                  leg: str | None = None, **settings: str | int | None) -> str:
         """A per-transfer callback such as dial-action, leg-status, leg-answer, key, conference.

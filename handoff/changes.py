@@ -143,7 +143,9 @@ class Result:
 
 @dataclass(frozen=True)
 class CreateResult:
-    """What the create script answered: created, idempotent, idempotency-mismatch, conflict, no-call, call-ended."""
+    """What the create script answered: created, idempotent, idempotency-mismatch, conflict, no-call, call-ended,
+    chain-limit."""
 
     verdict: str
-    detail: str          # the transfer id, or the call's status for call-ended
+    detail: str          # the transfer id, or the call's status for call-ended (chain-limit: the chain's last)
+    chain: str = ""      # chain-limit: how many transfers the call has been through

@@ -81,6 +81,12 @@ class Config:
     log_pii: bool = False                     # phone numbers appear unmasked in logs only when true
     local_mode: bool = False                  # make run: the simulator plays every party (HANDOFF_LOCAL)
     clock: Clock | None = None                # HANDOFF_CLOCK, local mode only; None = real time
+    # Hand-off cards (handoff/cards.py): a link works until its transfer ended plus the grace, and never
+    # longer than the max age after it was sent.
+    card_grace: int = 600                     # CARD_GRACE_SECONDS
+    card_max_age: int = 24 * 3600             # CARD_MAX_AGE_SECONDS
+    # Chained transfers: the most transfers one call may go through (stops agents handing off in a loop).
+    transfer_chain_limit: int = 10            # TRANSFER_CHAIN_LIMIT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Config":
@@ -162,6 +168,9 @@ class Config:
             log_pii=_flag(env, "LOG_PII", False),
             local_mode=local_mode,
             clock=clock,
+            card_grace=_positive_int(env, "CARD_GRACE_SECONDS", 600, minimum=0, maximum=7 * 24 * 3600),
+            card_max_age=_positive_int(env, "CARD_MAX_AGE_SECONDS", 24 * 3600, minimum=10, maximum=7 * 24 * 3600),
+            transfer_chain_limit=_positive_int(env, "TRANSFER_CHAIN_LIMIT", 10, maximum=1000),
         )
 
     def redis_connection(self, *, blocking: bool = False):

@@ -187,5 +187,11 @@ def build_dispatcher(runtime, *, name: str | None = None) -> Dispatcher:
     webhooks = build_event_webhooks(runtime)
     handlers: list[Handler] = [webhooks.handle] if webhooks.url else []
     handlers.append(outcome_log(runtime))
+    from .texts import outcome_handler as caller_texts
+
+    handlers.append(caller_texts(runtime.jobs))     # the caller's success/failure text (handoff/texts.py)
+    from .cards import bridged_handler as hand_off_cards
+
+    handlers.append(hand_off_cards(runtime.jobs))   # a warm recipient's hand-off card (handoff/cards.py)
     return Dispatcher(runtime.store, handlers, name=name,
                       ticks=[lambda: webhooks.claim_due(runtime.store)])

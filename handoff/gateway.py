@@ -91,6 +91,7 @@ class LegRequest:
     send_digits: str | None = None
     sip_username: str | None = None
     sip_password: str | None = None
+    call_token: str | None = None       # the inbound call's CallToken: lets From be the caller's number
 
 
 class TwilioGateway:
@@ -191,8 +192,18 @@ class TwilioGateway:
             kwargs["send_digits"] = leg.send_digits
         if leg.sip_username:
             kwargs.update(sip_auth_username=leg.sip_username, sip_auth_password=leg.sip_password or "")
+        if leg.call_token:
+            kwargs["call_token"] = leg.call_token
         call = self._call("create leg", self.client.calls.create, **kwargs)
         return DialedLeg(call.sid, _seconds(getattr(call, "queue_time", None)))
+
+    def send_message(self, *, to: str, from_: str, body: str, status_callback: str | None = None) -> str:
+        """Send an SMS; returns its message SID. Twilio's refusals (21610 unsubscribed, 21408 region not
+        enabled, 21614 not a mobile number...) are 400s: GatewayError with the code, never retried."""
+        kwargs = dict(to=to, from_=from_, body=body)
+        if status_callback:
+            kwargs["status_callback"] = status_callback
+        return self._call("send message", self.client.messages.create, **kwargs).sid
 
     def announce(self, conference_sid: str, *, announce_url: str) -> None:
         """Play an announcement to everyone in a conference."""

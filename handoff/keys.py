@@ -57,6 +57,11 @@ class Keys:
         """Hash: recipient leg call SID -> 'attempt:state' for the transfer's outbound legs."""
         return f"{self.prefix}:transfer:{{{transfer_id}}}:legs"
 
+    def texts(self, transfer_id: str) -> str:
+        """Hash: the transfer's SMS bookkeeping (handoff/texts.py): each purpose's claim and each delivery
+        status already recorded, so a duplicate job or callback records nothing twice."""
+        return f"{self.prefix}:transfer:{{{transfer_id}}}:texts"
+
     def archive(self, transfer_id: str) -> str:
         """String: a finished transfer folded into one compressed record (handoff/archive.py): its fields and
         events; replaces the four keys above once it has been settled for a while."""
@@ -77,6 +82,15 @@ class Keys:
                 self.legs(transfer_id), self.deadlines(), self.call(call_sid), self.call_active(call_sid),
                 self.event_feed(), self.analytics(hour), self.analytics("totals"), self.archive(transfer_id),
                 self.archives()]
+
+    # -- callback requests (handoff/callbacks.py) ------------------------------------------------
+    def callback(self, callback_id: str) -> str:
+        """String: one callback request (JSON: the caller's number, variables, reason), kept CALLBACK_TTL."""
+        return f"{self.prefix}:callback:{callback_id}"
+
+    def callbacks_index(self) -> str:
+        """Sorted set: callback request id -> epoch second it was taken (GET /api/callbacks)."""
+        return f"{self.prefix}:index:callbacks"
 
     # -- listings, events, analytics, audit -----------------------------------------------------
     def transfers_index(self) -> str:

@@ -236,6 +236,8 @@ class DomainCollector:
         attempts = CounterMetricFamily("handoff_attempts", "Ended attempts by destination and result.",
                                        labels=["destination", "result"])
         webhooks = CounterMetricFamily("handoff_event_webhooks", "Event webhook tries by result.", labels=["result"])
+        refused = CounterMetricFamily("handoff_transfers_refused", "Transfer requests refused by a call-wide limit, by "
+                                      "reason (chain-limit: TRANSFER_CHAIN_LIMIT).", labels=["reason"])
         for name, value in totals.items():
             kind, _, rest = name.partition("|")
             if kind == "transfers" and rest.count("|") >= 2:
@@ -246,9 +248,12 @@ class DomainCollector:
                 attempts.add_metric([destination, result], value)
             elif kind == "event_webhooks" and rest:
                 webhooks.add_metric([rest], value)
+            elif kind == "refused" and rest:     # counted by Store.chain_refused
+                refused.add_metric([rest], value)
         yield transfers
         yield attempts
         yield webhooks
+        yield refused
         yield _counter("handoff_hangups_on_hold", "Callers who hung up while on hold.",
                        totals.get("all=*|hangup_on_hold", 0.0))
 

@@ -13,7 +13,8 @@ PLACEHOLDER_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_.\-]*)>")
 
 # Names the engine fills at transfer time; routing leaves them as-is in text when unbound.
 RUNTIME_PLACEHOLDERS = frozenset({"summary", "reason", "caller", "caller_name", "recipient",
-                                  "transcript", "agent", "call_sid"})
+                                  "transcript", "agent", "call_sid",
+                                  "history"})   # chained transfers: the earlier ones, in a few words (whisper)
 
 TRANSCRIPT_CHARS = 4000    # the end of a long conversation is what the listener needs
 
@@ -56,7 +57,7 @@ def runtime_values(*, call: Mapping[str, str] | None = None, call_sid: str | Non
                    reason: str | None = None, summary: str | None = None,
                    variables: Mapping[str, object] | None = None, call_variables: Mapping[str, object] | None = None,
                    recipient: str | None = None, transcript: Sequence[Mapping] | None = None,
-                   agent: str | None = None) -> dict[str, str]:
+                   agent: str | None = None, history: str | None = None) -> dict[str, str]:
     """The values `fill` uses: every variable (the request's over the call's) plus the runtime names.
 
     call: the stored call ({"from", "to", "caller_name"?}); reason/summary/variables: the
@@ -76,6 +77,7 @@ def runtime_values(*, call: Mapping[str, str] | None = None, call_sid: str | Non
         "transcript": transcript_text(transcript),
         "agent": agent or "the AI assistant",
         "call_sid": call_sid or call.get("sid") or "",
+        "history": history or "",    # earlier transfers on the call, in a sentence (handoff/transfer/chain.py)
     }
     return {**defaults, **merged}
 

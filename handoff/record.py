@@ -39,7 +39,8 @@ def settings_from_json(data: Mapping) -> DeliverySettings:
 # What a step may set for itself (its recipient's own delivery); the rest is the transfer's.
 LEG_SETTINGS = ("mode", "timeout", "human_detection", "detection_timeout", "detection_speech_threshold",
                 "detection_speech_end_threshold", "detection_silence_timeout", "accept_timeout", "accept_key",
-                "decline_key", "caller_id", "whisper", "summary_prompt", "announcement")
+                "decline_key", "caller_id", "whisper", "summary_prompt", "announcement",
+                "card", "card_to")   # the hand-off card goes to the recipient of the attempt that was accepted
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ def build_runtime(config: Config, *, render: Callable[[Any], str], connection: r
     connection = connection or config.redis_connection()
     keys = Keys(config.key_prefix)
     store = Store(connection, keys=keys, ttl=config.state_ttl, feed_cap=config.event_feed_cap,
-                  analytics_ttl=config.analytics_days * 24 * 3600, archive_after=config.archive_after)
+                  analytics_ttl=config.analytics_days * 24 * 3600, archive_after=config.archive_after,
+                  chain_limit=config.transfer_chain_limit)
     jobs = JobQueue(Queue(keys.queue_name(), connection=connection))
     routing = None
     if config.transfer_config:

@@ -27,6 +27,7 @@ DEFAULT_TTL = 7 * 24 * 3600          # every key expires a week after its last c
 DEFAULT_ARCHIVE_AFTER = 300          # a settled transfer is archived after this long unchanged (handoff/archive.py)
 IDEMPOTENCY_TTL = 24 * 3600
 DEFAULT_ANALYTICS_TTL = 90 * 24 * 3600
+DEFAULT_CHAIN_LIMIT = 10             # transfers one call may go through (TRANSFER_CHAIN_LIMIT)
 
 
 def utc_now_iso() -> str:
@@ -62,17 +63,19 @@ class Store:
     """Calls and transfers in Redis, under one key prefix, with TTLs on everything."""
 
     _SCRIPT_NAMES = ("create", "transition", "call_ended", "record_call", "claim", "append", "delivery_open",
-                     "delivery_take")
+                     "delivery_take", "text",
+                     "callback")
 
     def __init__(self, connection: redis.Redis, *, keys: Keys, ttl: int = DEFAULT_TTL,
                  feed_cap: int = DEFAULT_FEED_CAP, analytics_ttl: int = DEFAULT_ANALYTICS_TTL,
-                 archive_after: int = DEFAULT_ARCHIVE_AFTER):
+                 archive_after: int = DEFAULT_ARCHIVE_AFTER, chain_limit: int = DEFAULT_CHAIN_LIMIT):
         if ttl <= 0 or archive_after < 0:
             raise ValueError("ttl must be positive and archive_after not negative")
         self.redis = connection
         self.keys = keys
         self.ttl = ttl
         self.archive_after = archive_after
+        self.chain_limit = chain_limit     # TRANSFER_CHAIN_LIMIT: create.lua refuses a call's transfer beyond it
         self.feed_cap = feed_cap
         self.analytics_ttl = analytics_ttl
         self._scripts = {name: _Script(name) for name in self._SCRIPT_NAMES}
@@ -135,16 +138,20 @@ class Store:
         return {decode(k): decode(v) for k, v in data.items()} or None
 
     def call_context(self, call_sid: str, *, idempotency_key: str | None = None):
-        """The call, its transfer in flight, its variables and an Idempotency-Key's record, in one round trip."""
+        """The call, its transfer in flight, its variables, an Idempotency-Key's record and its chain so far
+        (how many transfers, the last one's id), in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(self.keys.call(call_sid))
         pipe.get(self.keys.call_active(call_sid))
         pipe.hgetall(self.keys.call_variables(call_sid))
         pipe.hgetall(self.keys.idempotency(idempotency_key or "-"))
-        call, active, variables, idempotent = pipe.execute()
+        pipe.llen(self.keys.call_transfers(call_sid))
+        pipe.lindex(self.keys.call_transfers(call_sid), -1)
+        call, active, variables, idempotent, length, last = pipe.execute()
         return ({decode(k): decode(v) for k, v in call.items()} or None, decode(active),
                 {decode(k): decode(v) for k, v in variables.items()},
-                _pairs([x for kv in idempotent.items() for x in kv]) if idempotency_key else {})
+                _pairs([x for kv in idempotent.items() for x in kv]) if idempotency_key else {},
+                ChainSoFar(int(length or 0), decode(last) or ""))
 
     def call_transfer_ids(self, call_sid: str) -> list[str]:
         """Ids of the call's transfers, oldest first."""
@@ -175,7 +182,8 @@ class Store:
     # -- transfers ------------------------------------------------------------------------------
     def create_transfer(self, fields: Mapping[str, Any], *, event: Mapping, idempotency_key: str | None,
                         fingerprint: str, deadline: Deadline, batch: Batch | None = None) -> CreateResult | None:
-        """Store a new transfer, with its first deadline, unless it is a retry or not allowed now."""
+        """Store a new transfer, with its first deadline and its place in the call's chain, unless it is a
+        retry or not allowed now (another in flight, the call over, or TRANSFER_CHAIN_LIMIT reached)."""
         transfer_id, call_sid = fields["id"], fields["call_sid"]
         keys = [self.keys.call(call_sid), self.keys.call_active(call_sid),
                 self.keys.idempotency(idempotency_key or "-"), self.keys.transfer(transfer_id),
@@ -187,7 +195,7 @@ class Store:
         now, now_ts = utc_now_iso(), time.time()
         args = [transfer_id, self.ttl, json.dumps({"at": now, **event}, separators=(",", ":")),
                 fingerprint if idempotency_key else "", IDEMPOTENCY_TTL, deadline.kind.value,
-                f"{now_ts + deadline.after:.3f}", f"{now_ts:.3f}", self.feed_cap, call_sid, *flat]
+                f"{now_ts + deadline.after:.3f}", f"{now_ts:.3f}", self.feed_cap, call_sid, self.chain_limit, *flat]
         return self.run("create", keys, args, lambda r: CreateResult(*[decode(x) for x in r]), batch)
 
     def apply(self, transfer_id: str, call_sid: str, change: Change, *, batch: Batch | None = None) -> Result | None:
@@ -235,11 +243,28 @@ class Store:
             result[decode(sid)] = (int(attempt), LegState(state))
         return result
 
+    def chain_refused(self, transfer_id: str, call_sid: str, event: Mapping) -> None:
+        """A transfer refused by TRANSFER_CHAIN_LIMIT: an event on the chain's last transfer (Inspector, event
+        webhooks) and the refusal counted (/metrics), in one round trip."""
+        batch = self.batch()
+        self.append_event(transfer_id, call_sid, event, batch=batch)
+        batch.pipe.hincrby(self.keys.analytics("totals"), "refused|chain-limit", 1)
+        batch.add()
+        self.execute(batch)
+
     def append_event(self, transfer_id: str, call_sid: str, event: Mapping, *, batch: Batch | None = None) -> None:
         """Record an event that changes no state (e.g. 'voicemail-recorded')."""
         body = json.dumps({"at": utc_now_iso(), **event}, separators=(",", ":"))
         self.run("append", [self.keys.events(transfer_id), self.keys.event_feed()],
                   [transfer_id, call_sid, body, self.feed_cap, self.ttl], lambda raw: None, batch)
+
+    def record_once(self, transfer_id: str, call_sid: str, key: str, value: str, event: Mapping | None = None) -> bool:
+        """Set `key` in the transfer's texts hash unless it is set, with `event` if this set it (lua/text.lua);
+        True when this call was the first. One round trip."""
+        body = json.dumps({"at": utc_now_iso(), **event}, separators=(",", ":")) if event else ""
+        return bool(self.run("text", [self.keys.texts(transfer_id), self.keys.events(transfer_id),
+                                      self.keys.event_feed()],
+                             [key, value, transfer_id, call_sid, body, self.feed_cap, self.ttl]))
 
     # -- deadlines ------------------------------------------------------------------------------
     def claim_deadlines(self, *, lease: float, limit: int = 200) -> list[str]:
@@ -263,6 +288,14 @@ class Store:
         """The most recent sweeper heartbeat: (name, epoch seconds)."""
         newest = self.redis.zrevrange(self.keys.sweepers(), 0, 0, withscores=True)
         return (decode(newest[0][0]), float(newest[0][1])) if newest else None
+
+
+@dataclass(frozen=True)
+class ChainSoFar:
+    """A call's chain of transfers as call_context read it: how many, and the last one's id ('' = none)."""
+
+    length: int
+    last_id: str
 
 
 def _logged(transfer_id: str, events: list[dict] | None,

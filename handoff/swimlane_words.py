@@ -78,6 +78,19 @@ def describe_outcome(outcome: str | None, detail: str | None, *, destination: st
     return {"outcome": outcome, "label": label, "tone": tone, "detail": detail or None, "sentence": sentence}
 
 
+_CARD_TEXT = {"text-sent": "Card sent", "text-failed": "Card not sent", "text-delivered": "Card delivered",
+              "text-undelivered": "Card not delivered"}
+# Texts to the caller (handoff/texts.py): what each purpose told them, and what became of it.
+_TEXTS = {"text-sent": "Text sent", "text-failed": "Text not sent", "text-delivered": "Text delivered",
+          "text-undelivered": "Text not delivered"}
+_TEXT_PURPOSES = {"before": "where the call is going", "success": "connected", "failure": "nobody could take it"}
+# Twilio's codes a person meets most (https://www.twilio.com/docs/api/errors).
+_TEXT_ERRORS = {21610: "the caller unsubscribed (STOP)", 21408: "SMS to that region is not enabled",
+                21614: "not a mobile number", 30003: "unreachable handset", 30005: "unknown or inactive number",
+                30006: "a landline or unreachable carrier", 30007: "filtered by the carrier",
+                30008: "unknown delivery error"}
+
+
 def title(event: Event) -> str:
     """A step's name in words."""
     detail, kind = event.detail, event.type
@@ -91,12 +104,16 @@ def title(event: Event) -> str:
         "leg-failed": "Could not dial", "attempt-failed": "Attempt failed", "fallback-taken": "Fallback taken",
         "outcome": "Outcome", "completed": "Completed", "caller-returned": "Caller returned",
         "handed-to-agent": "Handed to agent",
+        "chain-limit-reached": "Next transfer refused: chain limit",   # chained transfers (TRANSFER_CHAIN_LIMIT)
         "cancel-requested": "Cancel requested", "caller-gone": "Caller hung up", "gave-up": "Gave up",
         "timeout": "Timed out", "announced": "Bridge announced", "leg-ended-by-handoff": "Ended by Handoff",
         "leg-ended-after-bridge": "Call ended after the bridge", "caller-not-returned": "Caller not returned",
         "caller-not-moved": "Caller not moved", "voicemail-recorded": "Voicemail recorded",
         "dynamic-destination": "Destination resolved", "dynamic-destination-failed": "Destination lookup failed",
         "conference-started": "Conference started", "conference-ended": "Conference ended",
+        # Callback offers (handoff/callbacks.py)
+        "nobody-available": "Nobody available", "callback-offered": "Callback offered",
+        "callback-requested": "Callback requested", "callback-declined": "Callback declined",
     }
     if kind in ("leg-answered", "detection"):
         verdict = detail.get("answered_by") or detail.get("verdict")
@@ -104,6 +121,14 @@ def title(event: Event) -> str:
         return f"{name}: {verdict}" if verdict else name
     if kind == "key-pressed":
         return f"Pressed {detail.get('digits')}" if detail.get("digits") else "Key pressed"
+    # Hand-off card (handoff/cards.py): its SMS is a text with purpose "card"; each open is recorded.
+    if detail.get("purpose") == "card" and kind in _CARD_TEXT:
+        return _CARD_TEXT[kind]
+    if kind in _TEXTS:
+        about = _TEXT_PURPOSES.get(detail.get("purpose"), detail.get("purpose"))
+        return f"{_TEXTS[kind]} ({about})" if about else _TEXTS[kind]
+    if kind == "card-opened":
+        return "Card opened" if (detail.get("opens") or 1) == 1 else f"Card opened again ({detail.get('opens')}×)"
     if kind in fixed:
         return fixed[kind]
     if kind.startswith("leg-"):
@@ -123,6 +148,7 @@ def summary(event: Event) -> str:
     elif event.type == "dialing":
         targets = d.get("targets") or ([d["target"]] if d.get("target") else [])
         parts.append(", ".join(map(str, targets)) + (" (in parallel)" if d.get("parallel") else ""))
+        parts.append(str(d["caller_id_fallback"]) if d.get("caller_id_fallback") else "")   # transfer/caller_ids.py
     elif event.type in ("whisper-started", "whisper-prepared"):
         parts.append(f"“{d.get('text')}”" if d.get("text") else "")
     elif event.type in ("attempt-failed",):
@@ -137,8 +163,35 @@ def summary(event: Event) -> str:
         parts.append(f"the transfer is over: {d.get('detail')}" if d.get("detail") else "the transfer is over")
     elif event.type == "caller-returned":
         parts.append(f"to {d.get('to')}" if d.get("to") else "")
+    elif event.type == "chain-limit-reached":
+        parts.append(f"to {d.get('to')} refused: this call has had {d.get('transfers')} transfers, "
+                     f"the limit is {d.get('limit')}; the caller stayed where they were")
     elif event.type == "timeout":
         parts.append(f"waiting for {d.get('stage')}" if d.get("stage") else "")
+    elif event.type == "nobody-available":
+        reasons = "; ".join(map(str, d.get("reasons") or []))
+        parts.append(f"routing found nobody to dial ({reasons})" if reasons else "routing found nobody to dial")
+    elif event.type == "callback-offered":
+        parts.append("the caller heard the callback offer")
+    elif event.type == "callback-requested":
+        parts.append(f"call back {d.get('number')}" if d.get("number") else "")
+        parts.append(f"said “{d.get('speech')}”" if d.get("speech") else f"pressed {d.get('digits')}")
+    elif event.type == "callback-declined":
+        parts.append(f"said “{d.get('speech')}”" if d.get("speech") else
+                     f"pressed {d.get('digits')}" if d.get("digits") else "")
+        parts.append("the caller went back to the agent")
+    elif d.get("purpose") == "card" and event.type in _CARD_TEXT:
+        parts.append(f"to {d.get('to')}" if d.get("to") else "")
+        parts.append(str(d.get("error") or ""))
+    elif event.type == "card-opened":
+        parts.append("the recipient opened the hand-off card")
+    elif event.type in _TEXTS:
+        parts.append(f"to {d.get('to')}" if d.get("to") else "")
+        code = d.get("code")
+        if code:
+            parts.append(f"Twilio {code}: {_TEXT_ERRORS[code]}" if code in _TEXT_ERRORS else f"Twilio error {code}")
+        elif d.get("error"):
+            parts.append(str(d["error"]))
     elif event.type in ("leg-failed", "caller-not-returned", "caller-not-moved", "dynamic-destination-failed"):
         parts.append(str(d.get("error") or ""))
     elif event.type in ("joined", "left"):

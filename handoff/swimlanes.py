@@ -18,7 +18,8 @@ _TRANSFER_WIDE = {"outcome", "completed", "timeout", "attempt-failed", "fallback
                   "conference-started", "conference-ended"}
 _CALLER = {"caller-on-hold", "caller-waiting", "caller-returned", "caller-gone", "caller-not-returned",
            "caller-not-moved", "voicemail-recorded", "leg-ended-after-bridge"}
-_AGENT = {"requested", "cancel-requested", "transfer-requested"}
+_AGENT = {"requested", "cancel-requested", "transfer-requested",
+          "chain-limit-reached"}    # the agent asked for one more transfer than TRANSFER_CHAIN_LIMIT allows
 
 # What an event makes of a recipient lane's state (None: the state does not change).
 _LEG_STATE = {

@@ -24,6 +24,7 @@ class LastResort(str, Enum):
     AGENT = "agent"            # back to the AI agent, told the outcome (the default)
     VOICEMAIL = "voicemail"    # take a voice message
     MESSAGE = "message"        # say a message and hang up
+    CALLBACK = "callback"      # offer a callback ("press 1"), else back to the AI agent (handoff/callbacks.py)
 
     @property
     def is_agent(self) -> bool:
@@ -78,6 +79,18 @@ class DeliverySettings:
     announcement: str | None = None         # played to both sides on bridge (warm)
     last_resort: LastResort = LastResort.AGENT
     last_resort_message: str | None = None
+    # Texts to the caller (handoff/texts.py): SMS templates with placeholders, None = no text.
+    sms_before: str | None = None           # sent as the transfer starts
+    sms_success: str | None = None          # sent when the caller reached a person
+    sms_failure: str | None = None          # sent when nobody took the call (not on cancel / hang-up)
+    # Hand-off card (handoff/cards.py): a warm recipient who accepted gets an SMS linking to the caller's context.
+    card: bool = False
+    card_to: str | None = None              # the mobile to text (E.164); None = the number dialed
+    # Callback offers (handoff/callbacks.py): what the caller hears and gets when last_resort is callback.
+    callback_prompt: str | None = None      # the offer; None = "Nobody can take your call right now. Press 1..."
+    callback_speech: bool = False           # also accept a spoken "yes"
+    callback_sms: str | None = None         # confirmation text (placeholders); None = no SMS
+    callback_message: str | None = None     # said once the offer is taken, then the call ends
 
 
 @dataclass(frozen=True)

@@ -22,3 +22,5 @@ class TransferRequest:
     refer: bool = False
     context: Mapping[str, Any] = field(default_factory=dict)
     at: datetime | None = None      # local mode only: route as if it were this time (aware)
+    sms: Mapping[str, str] = field(default_factory=dict)   # texts to the caller: before/success/failure
+    card: bool | None = None        # hand-off card for the warm recipient (None: the recipient's setting)

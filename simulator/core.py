@@ -2,11 +2,13 @@
 
 import json
 import random
+import secrets
 import threading
 import time
 
 from simulator.cps import QUEUED_MODES, OutboundQueue
 from simulator.delivery import send_callback
+from simulator import messages
 from simulator.faults import Faults
 from simulator.model import Call, Conference, FINAL_STATUSES, API_VERSION, queue_ms, rfc2822
 from simulator.parties import Persona, NumberConfig, normalize_address, load_file
@@ -200,6 +202,8 @@ class Simulator:
             params["ParentCallSid"] = call.parent_call_sid
         if call.forwarded_from:
             params["ForwardedFrom"] = call.forwarded_from
+        if call.call_token:
+            params["CallToken"] = call.call_token
         if call.answered_by:
             params["AnsweredBy"] = call.answered_by
             if call.amd_duration_ms is not None:
@@ -322,6 +326,7 @@ class Simulator:
         call.context = self.context_of(from_)
         call.persona = self.persona_for(from_, call.context)
         call.forwarded_from = forwarded_from
+        call.call_token = "CT" + secrets.token_hex(32)
         call.url, call.method = config.voice_url, config.voice_method
         call.fallback_url, call.fallback_method = config.voice_fallback_url, config.voice_fallback_method
         call.status_callback, call.status_callback_method = config.status_callback, config.status_callback_method
@@ -358,24 +363,11 @@ class Simulator:
         return p
 
     # ----- messages ---------------------------------------------------------------------------
-    def add_message(self, message):
-        """Register a message and deliver it (queued → sent → delivered)."""
+    def add_message(self, message, persona=None):
+        """Register an accepted message and deliver it as its recipient's persona says (simulator/messages.py)."""
         with self.lock:
             self.messages[message.sid] = message
-
-        def deliver(status):
-            message.status = status
-            message.date_updated = time.time()
-            if status == "sent":
-                message.date_sent = message.date_updated
-            if message.status_callback:
-                params = {"AccountSid": message.account_sid, "ApiVersion": API_VERSION,
-                          "MessageSid": message.sid, "SmsSid": message.sid, "MessageStatus": status,
-                          "SmsStatus": status, "From": message.from_, "To": message.to}
-                self.sender.submit(message.sid, lambda: self.webhooks.request(message.status_callback, params))
-
-        self.scheduler.after(0.01, lambda: deliver("sent"))
-        self.scheduler.after(0.02, lambda: deliver("delivered"))
+        messages.deliver(self, message, persona)
         return message
 
     # ----- control -----------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class Call:
         self.amd_duration_ms = None
         self.forwarded_from = None
         self.caller_name = None
+        self.call_token = None       # an inbound call's CallToken: calls.create may then use its From
         self.date_created = time.time()
         self.date_updated = self.date_created
         self.start_time = None
@@ -268,6 +269,8 @@ class Message:
         self.date_updated = self.date_created
         self.date_sent = None
         self.status_callback = None
+        self.error_code = None          # set when it ends undelivered/failed (simulator/messages.py)
+        self.error_message = None
 
     def to_json(self):
         """The message in the api.v2010.account.message shape."""
@@ -282,7 +285,7 @@ class Message:
             "to": self.to,
             "date_updated": rfc2822(self.date_updated),
             "price": None,
-            "error_message": None,
+            "error_message": self.error_message,
             "uri": f"{base}.json",
             "account_sid": self.account_sid,
             "num_media": str(len(self.media_urls)),
@@ -291,7 +294,7 @@ class Message:
             "sid": self.sid,
             "date_sent": rfc2822(self.date_sent),
             "date_created": rfc2822(self.date_created),
-            "error_code": None,
+            "error_code": self.error_code,
             "price_unit": "USD",
             "api_version": API_VERSION,
             "subresource_uris": {"media": f"{base}/Media.json", "feedback": f"{base}/Feedback.json"},

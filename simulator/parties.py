@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
+from simulator.messages import BEHAVIOURS as SMS_BEHAVIOURS
+
 KINDS = ("human", "no-answer", "busy", "unreachable", "voicemail", "fax", "ivr")
 CHOICES = ("accept", "decline")     # `press` values read off the prompt instead of a fixed key
 HANGUP_DURING = ("whisper",)
@@ -49,6 +51,7 @@ class Persona:
     answer_after: float = 1.0
     press: str = None
     press_after: float = 0.2
+    say: str = None                  # words spoken at a <Gather input="speech"> (SpeechResult), after press_after
     hangup_after: float = None
     hangup_on_hold_after: float = None
     extensions: dict = field(default_factory=dict)
@@ -57,6 +60,8 @@ class Persona:
     detection_seconds: float = None  # how long AMD takes on this party (default: settings.amd_seconds)
     hangup_during: str = None        # "whisper": hangs up once it has started hearing the whisper
     scope: list = None               # only for calls from / about these numbers (see Simulator.persona_for)
+    sms: str = None                  # how it takes a text: delivers (default), landline, unsubscribed,
+                                     # region-not-enabled, not-mobile (simulator/messages.py)
 
     @classmethod
     def from_dict(cls, data):
@@ -75,9 +80,13 @@ class Persona:
             if persona.press not in CHOICES and any(c.isalpha() and c not in "wW" for c in persona.press):
                 raise ValueError(f"persona key 'press' must be keys or one of {', '.join(CHOICES)}, "
                                  f"got {persona.press!r}")
+        if persona.say is not None and (not isinstance(persona.say, str) or not persona.say.strip()):
+            raise ValueError(f"persona key 'say' must be the words spoken, got {persona.say!r}")
         if persona.hangup_during is not None and persona.hangup_during not in HANGUP_DURING:
             raise ValueError(f"unknown hangup_during {persona.hangup_during!r} (one of {', '.join(HANGUP_DURING)})")
         persona.scope = _scope(persona.scope)
+        if persona.sms is not None and persona.sms not in SMS_BEHAVIOURS:
+            raise ValueError(f"unknown persona sms {persona.sms!r} (one of {', '.join(SMS_BEHAVIOURS)})")
         persona.extensions = {str(k): str(v) for k, v in (persona.extensions or {}).items()}
         if persona.detected_as is not None and persona.detected_as not in ANSWERED_BY:
             raise ValueError(f"unknown detected_as {persona.detected_as!r} (one of {', '.join(ANSWERED_BY)})")

@@ -22,6 +22,8 @@ from simulator.rest_conferences import (  # noqa: F401  (handlers named in ROUTE
 from simulator.restutil import events, filters, flatten, one, page_of
 
 ACCOUNT = "/2010-04-01/Accounts/{AccountSid}"
+# Twilio's From number for test credentials, valid on any account: the simulator's tests call from it.
+TEST_FROM = "+15005550006"
 # (method, spec path template) → handler name; the conformance test walks exactly this table.
 ROUTES = {
     ("POST", ACCOUNT + "/Calls.json"): "create_call",
@@ -155,6 +157,7 @@ def create_call(sim, args, p, items):
         raise SimError(21211, f"Invalid 'To' Phone Number: {to}", 400)
     if not is_dialable(from_):
         raise SimError(21212, f"Invalid 'From' Phone Number: {from_}", 400)
+    _check_caller_id(sim, from_, one(p.get("CallToken")))
     if not (p.get("Url") or p.get("Twiml") or p.get("ApplicationSid")):
         raise SimError(21205, "Url parameter is required. Provide Url, Twiml or ApplicationSid.", 400)
     detection = amd.rest_options(p, strict=sim.settings.strict,
@@ -178,6 +181,22 @@ def create_call(sim, args, p, items):
         detection = {}
     sim.start(call, "outbound-api", ring_timeout=int(p.get("Timeout", 60)), amd=detection, send_digits=send_digits)
     return call.to_json(), 201
+
+
+def _check_caller_id(sim, from_, token):
+    """Twilio's 21210: a phone number as From must be the account's (a configured number; one with no voice
+    URL stands for a verified caller ID), or the caller's number of a live inbound call with its CallToken."""
+    if not from_.startswith("+") or from_ == TEST_FROM:
+        return
+    with sim.lock:
+        if from_ in sim.numbers:
+            return
+        forwarded = bool(token) and any(c.call_token == token and c.from_ == from_ and not c.ended
+                                        for c in sim.calls.values())
+    if not forwarded:
+        raise SimError(21210, f"The source phone number provided, {from_}, is not yet verified for your account. "
+                              "You may only make calls from phone numbers that you've verified or purchased from "
+                              "Twilio.", 400)
 
 
 def list_calls(sim, args, p, items):

@@ -1,6 +1,7 @@
 """REST handlers for Conferences, Participants and Messages (routed by simulator.rest)."""
 
 from simulator import amd
+from simulator import messages
 from simulator import conference as conferences
 from simulator.core import SimError
 from simulator.model import API_VERSION, Message, Participant
@@ -139,10 +140,14 @@ def create_message(sim, args, p, items):
     media = media if isinstance(media, list) else [media]
     if not p.get("Body") and not media and not p.get("ContentSid"):
         raise SimError(21602, "Message body is required.", 400)
+    persona = sim.persona_for(to, (p.get("From") or "",))
+    refused = messages.refusal(persona, to)
+    if refused:
+        raise SimError(*refused, 400)
     message = Message(account_sid=sim.account_sid, to=to, from_=p.get("From"), body=p.get("Body"),
                       media_urls=media, messaging_service_sid=p.get("MessagingServiceSid"))
     message.status_callback = p.get("StatusCallback")
-    sim.add_message(message)
+    sim.add_message(message, persona)
     return message.to_json(), 201
 
 

@@ -121,6 +121,9 @@ def verb_gather(runner, el):
             runner.choice_prompt = False
         runner.set_activity("gather")
         persona = call.persona
+        if not barged and _speaks(persona, el):
+            if _speak(runner, el, persona, timeout):
+                return
         # A persona that hangs up mid-whisper listens until then: past a consent prompt, say.
         press = persona and (persona.press or ("accept" if persona.hangup_during == "whisper" else None))
         if not barged and press and persona.kind in ("human", "ivr"):
@@ -160,6 +163,37 @@ def verb_gather(runner, el):
                 extra["FinishedOnKey"] = finish_key[:1]
             runner.action(action, el.get("method"), extra)
     # No input: Twilio falls through to the next verb.
+
+
+SPEECH_CONFIDENCE = "0.9216"     # what Twilio's recognizer reports for clear words (Confidence: 0.0 to 1.0)
+
+
+def _speaks(persona, el):
+    """A human (or IVR) persona with words to `say`, at a <Gather> whose input includes speech."""
+    return bool(persona and persona.say and persona.kind in ("human", "ivr")
+                and "speech" in (el.get("input") or "dtmf").split())
+
+
+def _speak(runner, el, persona, timeout):
+    """The persona says its words after press_after; Twilio hears them out, waits speechTimeout (its
+    `timeout` when unset; 'auto': a short pause) and requests the action with SpeechResult and Confidence
+    (and no Digits). True when the action ran; False when a key came first (the digits path goes on)."""
+    call, sim = runner.call, runner.sim
+    pressed = lambda: bool(call.digits)  # noqa: E731
+    if runner.wait(persona.press_after, pressed):
+        return False
+    words = persona.say
+    sim.event(call, "speech", words=words, by="persona")
+    runner.wait(len(words) * sim.settings.speech_seconds_per_char)
+    pause = el.get("speechTimeout")
+    runner.wait(0.5 if pause == "auto" else integer(pause, timeout))
+    with call.cv:
+        call.accepting_digits = False
+    sim.event(call, "gathered", speech=words)
+    action = el.get("action") or runner.doc_url
+    if action:
+        runner.action(action, el.get("method"), {"SpeechResult": words, "Confidence": SPEECH_CONFIDENCE})
+    return True
 
 
 def verb_redirect(runner, el):

@@ -3,6 +3,7 @@ and render() for the domain's decisions."""
 from handoff.transfer import decisions as d
 
 from .agent import agent_connect, hold_audio
+from .callback import offer_callback
 from .cold import cold_dial, refer
 from .common import (announcement, application_error, clean, declined, hangup, say_and_hangup, take_voicemail,
                      taken_elsewhere)
@@ -31,6 +32,8 @@ _RENDERERS = {
     d.Declined: lambda x: declined(),
     d.TakeVoicemail: lambda x: take_voicemail(prompt=x.prompt, action_url=x.action_url),
     d.Announcement: lambda x: announcement(text=x.text),
+    d.OfferCallback: lambda x: offer_callback(prompt=x.prompt, action_url=x.action_url, speech=x.speech,
+                                              timeout=x.timeout, otherwise=x.otherwise),
 }
 
 
@@ -42,5 +45,5 @@ def render(decision: d.Decision) -> str:
 __all__ = [
     "render", "agent_connect", "hold_audio", "cold_dial", "refer", "announcement", "application_error", "clean",
     "declined", "hangup", "say_and_hangup", "take_voicemail", "taken_elsewhere", "caller_conference",
-    "consent_prompt", "join_conference", "whisper_prompt",
+    "consent_prompt", "join_conference", "whisper_prompt", "offer_callback",
 ]

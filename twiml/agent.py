@@ -22,15 +22,21 @@ def agent_connect(*, kind: str, url: str, action_url: str, parameters: Mapping[s
     kind is conversation-relay, stream (Media Streams) or twiml (redirect to the agent's TwiML URL,
     with the parameters in the query string since a redirect has no <Parameter>).
     """
+    return document(*agent_verbs(kind=kind, url=url, action_url=action_url, parameters=parameters, message=message))
+
+
+def agent_verbs(*, kind: str, url: str, action_url: str, parameters: Mapping[str, str] | None = None,
+                message: str | None = None) -> tuple[str, str]:
+    """agent_connect's verbs, unframed (a callback offer falls through to them)."""
     greeting = say(message) if message else ""
     params = {k: clean(v) for k, v in (parameters or {}).items() if v is not None and v != ""}
     if kind == "twiml":
         joiner = "&" if "?" in url else "?"
         target = f"{url}{joiner}{urlencode(params)}" if params else url
-        return document(greeting, element("Redirect", text(target), _REDIRECT))
+        return greeting, element("Redirect", text(target), _REDIRECT)
     body = "".join(_PARAMETER.format(name=attr(name), value=attr(value)) for name, value in params.items())
     noun = element(_NOUNS.get(kind, "Stream"), body, _NOUN_ATTRS.format(url=attr(url)))
-    return document(greeting, _CONNECT.format(action=attr(action_url), noun=noun))
+    return greeting, _CONNECT.format(action=attr(action_url), noun=noun)
 
 
 def hold_audio(*, music_url: str | None, message: str | None, announcement: str | None = None,

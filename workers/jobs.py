@@ -70,3 +70,18 @@ def deliver_event(event_id: str, lease: str | None = None) -> None:
     """POST one event to EVENTS_URL; a failure is recorded and retried later, never raised.
     `lease`: the claim this job was queued under (a newer claim makes it a no-op)."""
     event_webhooks().deliver(event_id, lease)
+
+
+def send_text(transfer_id: str, purpose: str, to: str | None = None, body: str | None = None) -> None:
+    """Send the transfer's `purpose` SMS once (handoff/texts.py): to the caller and the transfer's own
+    notice unless `to` / `body` are given; recorded as text-sent or text-failed, never raised."""
+    from handoff.texts import Texts
+
+    Texts(runtime().ctx).send(transfer_id, purpose, to, body)
+
+
+def send_card(transfer_id: str, leg: str) -> None:
+    """Text the hand-off card to the warm recipient whose leg accepted, if due (handoff/cards.py)."""
+    from handoff.cards import Cards
+
+    Cards.from_runtime(runtime()).send(transfer_id, leg)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -81,6 +81,12 @@ def run(scenario: Scenario, endpoint: Endpoint, *, caller: str, agent_number: st
         agent_url = (call.get("agent") or {}).get("url")
         if scenario.caller.get("variables"):
             endpoint.api("PUT", f"/calls/{caller_sid}/variables", {"variables": scenario.caller["variables"]})
+        for n, earlier in enumerate(scenario.before):
+            failure = _earlier(endpoint, replace(scenario, start=earlier["start"]), earlier.get("outcome"),
+                               caller_sid, cancel)
+            if failure:
+                result.failures.append(f"before[{n}]: {failure}")
+            call = endpoint.sim("GET", f"/calls/{caller_sid}")
         started = _start(endpoint, scenario, caller_sid, call, cancel)
         if isinstance(started, Refusal):
             # Nothing to wait for: the caller never left the agent (or is back with it already).
@@ -93,7 +99,7 @@ def run(scenario: Scenario, endpoint: Endpoint, *, caller: str, agent_number: st
                        agent_number=agent_number, names=known, agent_url=agent_url, settled=settled,
                        refusal=refusal)
         result.seen = seen
-        result.failures = check(scenario.expect, seen)
+        result.failures += check(scenario.expect, seen)
         if not settled:
             result.failures.append(f"not settled within {scenario.timeout:g} s: the transfer is "
                                    f"{(seen.transfer or {}).get('status')}, the caller {seen.caller_end()[1]}")
@@ -106,6 +112,32 @@ def run(scenario: Scenario, endpoint: Endpoint, *, caller: str, agent_number: st
         _clean_up(endpoint, caller_sid, agent_number, scope)
         result.seconds = time.monotonic() - began
     return result
+
+
+def _earlier(endpoint: Endpoint, step: Scenario, outcome: str | None, caller_sid: str,
+             cancel: threading.Event | None) -> str | None:
+    """Play one of the transfers before the scenario's own (chained transfers on one call): start it, wait
+    for its outcome and for the caller to be with an agent again; what went wrong, or None."""
+    call = endpoint.sim("GET", f"/calls/{caller_sid}")
+    started = _start(endpoint, step, caller_sid, call, cancel)
+    if isinstance(started, Refusal):
+        return f"the service refused the transfer to {step.start.get('to')}: {started.message}"
+
+    def done():
+        transfer = endpoint.api("GET", f"/transfers/{started}")
+        state = endpoint.sim("GET", f"/calls/{caller_sid}")
+        if state.get("status") in FINAL_STATUSES:
+            raise ScenarioAborted(f"the caller's call ended ({state.get('status')}) during the transfer to "
+                                  f"{step.start.get('to')}")
+        return transfer if transfer.get("outcome") and state.get("activity") == "with-agent" else None
+
+    transfer = wait_until(done, step.timeout, cancel)
+    if transfer is None:
+        raise ScenarioAborted(f"the transfer to {step.start.get('to')} did not end with the caller back with an "
+                              f"agent within {step.timeout:g} s")
+    if outcome and transfer["outcome"] != outcome:
+        return f"expected {outcome} from the transfer to {step.start.get('to')}, got {transfer['outcome']}"
+    return None
 
 
 def _register(endpoint: Endpoint, number: str) -> None:
@@ -144,11 +176,12 @@ def _start(endpoint: Endpoint, scenario: Scenario, caller_sid: str, call: dict,
             return Refusal(via, str(body["error"].get("message") or ""), status, sentence=str(body.get("result") or ""))
         raise ScenarioAborted(f"start: POST /api/tools/transfer_call answered {status}: {_message(body)}")
     sessions = (call.get("agent") or {}).get("sessions") or 0
+    earlier = len((endpoint.api("GET", f"/calls/{caller_sid}") or {}).get("transfers") or [])
     endpoint.sim("POST", f"/calls/{caller_sid}/agent/end", {"handoff_data": {"transfer": request}})
 
     def started():
         transfers = (endpoint.api("GET", f"/calls/{caller_sid}") or {}).get("transfers") or []
-        if transfers:
+        if len(transfers) > earlier:     # a chained call has transfers from before this one
             return transfers[-1]["id"]
         # A refusal: the service connects the caller to the agent again and tells it why.
         state = endpoint.sim("GET", f"/calls/{caller_sid}")
@@ -174,9 +207,10 @@ def _start(endpoint: Endpoint, scenario: Scenario, caller_sid: str, call: dict,
 
 
 def _refused(status: int, body) -> bool:
-    """The service's refusal to start this transfer (422 transfer_refused), not a request it could not read."""
+    """The service's refusal to start this transfer (422 transfer_refused, 409 chain_limit: the call has had
+    TRANSFER_CHAIN_LIMIT transfers), not a request it could not read."""
     error = body.get("error") if isinstance(body, dict) else None
-    return status == 422 and isinstance(error, dict) and error.get("code") == "transfer_refused"
+    return isinstance(error, dict) and (status, error.get("code")) in ((422, "transfer_refused"), (409, "chain_limit"))
 
 
 def _last_error(endpoint: Endpoint, sid: str) -> str:

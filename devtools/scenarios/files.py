@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -58,6 +58,7 @@ class Scenario:
     expect: dict
     timeout: float
     description: str = ""
+    before: list = field(default_factory=list)   # earlier transfers on the same call: [{start, outcome?}]
 
     @property
     def label(self) -> str:
@@ -143,7 +144,7 @@ def load_file(path: Path) -> list[Scenario]:
             file=path, index=index, name=item["name"], recipients=recipients, clock=item.get("clock", data.get("clock")),
             caller=caller, parties=item.get("recipients") or {}, start=item["start"], expect=item["expect"],
             timeout=item.get("timeout") or data.get("timeout") or DEFAULT_TIMEOUT,
-            description=item.get("description", "")))
+            description=item.get("description", ""), before=item.get("before") or []))
     if problems:
         raise ScenarioFileError(problems)
     return scenarios

@@ -36,6 +36,8 @@ def persona(address: str, party: dict, name: str = "") -> dict:
     if does in ("accepts", "declines"):
         # The simulator reads the key off the prompt it hears: a recipient's own accept_key works too.
         entry.update(kind="human", press="accept" if does == "accepts" else "decline")
+        if "hangs_up_after" in party:       # a temporary transfer's recipient who helps, then hangs up
+            entry["hangup_after"] = party["hangs_up_after"]
     elif does == "answers":
         entry.update(kind="human", **({"press": party["presses"]} if "presses" in party else {}))
     elif does == "hangs-up-mid-whisper":
@@ -60,8 +62,10 @@ def personas(scenario: Scenario, known: dict[str, str], caller: str, scope: list
         if key not in known and key not in scenario.recipients.config.recipients:
             entries.append(persona(key, party))        # a raw address
     hang_up = scenario.caller.get("hangs_up_after")
+    answers = {"press": scenario.caller.get("presses"), "say": scenario.caller.get("says")}
     entries.append({"address": caller, "name": "caller", "kind": "human",
-                    **({"hangup_on_hold_after": hang_up} if hang_up is not None else {})})
+                    **({"hangup_on_hold_after": hang_up} if hang_up is not None else {}),
+                    **{key: value for key, value in answers.items() if value}})
     return [{**entry, "scope": list(scope)} for entry in entries]
 
 

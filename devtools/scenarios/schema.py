@@ -110,6 +110,9 @@ class CallerSchema(Strict):
                                                                                   "sip:alice@customer.example.com"))
     variables = Scalars()
     hangs_up_after = fields.Float(validate=validate.Range(min=0))   # seconds on hold, then the caller hangs up
+    # What the caller answers at a prompt (a callback offer): a key pressed, or words said where speech is heard.
+    presses = fields.String(validate=validate.Regexp(r"^[0-9*#]$", error="must be one key: 0-9, * or #"))
+    says = fields.String(validate=validate.Length(min=1, max=200))
 
     @validates_schema
     def _one_address(self, data, **kwargs):
@@ -122,6 +125,7 @@ class PartySchema(Strict):
     after = fields.Float(validate=validate.Range(min=0))          # seconds of ringing before answering
     presses = fields.String(validate=validate.Regexp(r"^[0-9*#wW]+$", error="must be keys: digits, * or #"))
     greeting = fields.Float(validate=validate.Range(min=0))       # a voicemail's greeting, in seconds
+    hangs_up_after = fields.Float(validate=validate.Range(min=0))  # accepts, then hangs up this long after
 
     @validates_schema
     def _fits(self, data, **kwargs):
@@ -129,6 +133,8 @@ class PartySchema(Strict):
             raise ValidationError("only with does: answers (accepts and declines press their keys)", "presses")
         if "greeting" in data and data.get("does") != "voicemail":
             raise ValidationError("only with does: voicemail", "greeting")
+        if "hangs_up_after" in data and data.get("does") != "accepts":
+            raise ValidationError("only with does: accepts", "hangs_up_after")
         if "after" in data and data.get("does") in ("never-answers", "busy", "unreachable"):
             raise ValidationError(f"{data['does']} never answers: leave out after", "after")
 
@@ -184,12 +190,20 @@ class ExpectSchema(Strict):
                                       f"{' and '.join(started)}, not both", "refused")
 
 
+class EarlierTransferSchema(Strict):
+    """A transfer played on the same call before the scenario's own (chained transfers)."""
+
+    start = fields.Nested(StartSchema, load_default=lambda: {"via": "api", "to": "auto"})
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES, error="must be one of {choices}"))
+
+
 class ScenarioSchema(Strict):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String()
     clock = Clock()
     caller = fields.Nested(CallerSchema)
     recipients = fields.Dict(keys=fields.String(validate=validate.Length(min=1)), values=fields.Nested(PartySchema))
+    before = fields.List(fields.Nested(EarlierTransferSchema))   # earlier transfers on the call, in order
     start = fields.Nested(StartSchema, load_default=lambda: {"via": "api", "to": "auto"})
     expect = fields.Nested(ExpectSchema, required=True)
     timeout = fields.Float(validate=validate.Range(min=1, max=3600))   # seconds to wait for the outcome

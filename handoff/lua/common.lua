@@ -21,6 +21,9 @@ local function decide(k, now, now_ts, outcome, detail)
   local report = record_outcome(k, now_ts, outcome, detail)
   redis.call('HSET', k.t, 'report', cjson.encode(report))
   report.at, report.event, report.outcome, report.detail = now, 'outcome', outcome, detail
+  -- The caller's texts due (handoff/texts.py): the dispatcher queues a notice only when this says so.
+  local texts = hget(k.t, 'texts')
+  if texts ~= nil and texts ~= '' then report.texts = texts end
   append_event(k, report)
   return report
 end
@@ -51,11 +54,14 @@ local function finish(k, now, now_ts, outcome, detail, inline_return)
     if outcome ~= 'transfer-success' then
       local settings = cjson.decode(hget(t, 'settings') or '{}')
       to = settings.last_resort or 'agent'
+      -- A callback is offered after a failure only (handoff.transfer.lifecycle.offers_callback).
+      if to == 'callback' and outcome == 'transfer-cancelled' then to = 'agent' end
       if to == 'agent' and inline_return ~= true then to = inline_return end
     elseif hget(t, 'final') == '0' then
       to = 'agent'
     end
     if to then append_event(k, {at = now, event = 'caller-returned', to = to}) end
+    if to == 'callback' then append_event(k, {at = now, event = 'callback-offered'}) end
   end
   local caller = hget(t, 'caller') or 'agent'
   local open_legs = false

@@ -1,9 +1,11 @@
--- Create a transfer unless the request is a retry (Idempotency-Key), another is in flight, or the
--- call is unknown or over; its first deadline is armed and its first event written in the same step.
+-- Create a transfer unless the request is a retry (Idempotency-Key), another is in flight, the call
+-- is unknown or over, or its chain is full (TRANSFER_CHAIN_LIMIT); its first deadline is armed, its
+-- first event written and its place in the call's chain (previous_id, chain_index) set in the same step.
 -- KEYS: 1 call hash, 2 call active, 3 idempotency hash, 4 transfer, 5 events, 6 call transfers,
 --       7 deadlines index, 8 event feed, 9 transfers index, 10 analytics totals
 -- ARGV: 1 id, 2 ttl, 3 event json, 4 idempotency fingerprint ('' = none), 5 idempotency ttl,
---       6 deadline kind, 7 deadline at, 8 now (epoch seconds), 9 feed cap, 10 call sid, 11.. field/value pairs
+--       6 deadline kind, 7 deadline at, 8 now (epoch seconds), 9 feed cap, 10 call sid,
+--       11 chain limit (transfers per call), 12.. field/value pairs
 local id, ttl = ARGV[1], tonumber(ARGV[2])
 if ARGV[4] ~= '' then
   local existing = redis.call('HGET', KEYS[3], 'id')
@@ -17,9 +19,13 @@ local call_status = redis.call('HGET', KEYS[1], 'status')
 if call_status and CALL_ENDED[call_status] then return {'call-ended', call_status} end
 local active = redis.call('GET', KEYS[2])
 if active then return {'conflict', active} end
+local chain = redis.call('LLEN', KEYS[6])
+local previous = redis.call('LINDEX', KEYS[6], -1) or ''
+if chain >= tonumber(ARGV[11]) then return {'chain-limit', previous, tostring(chain)} end
 local fields = {}
-for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 12, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[4], unpack(fields))
+redis.call('HSET', KEYS[4], 'previous_id', previous, 'chain_index', chain + 1)   -- what Python read may be stale
 redis.call('HSET', KEYS[4], 'dl_seq', 1, 'dl_kind', ARGV[6], 'dl_at', ARGV[7], 'created_ts', ARGV[8])
 redis.call('ZADD', KEYS[7], ARGV[7], id)
 redis.call('ZADD', KEYS[9], ARGV[8], id)

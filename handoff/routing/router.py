@@ -291,6 +291,11 @@ class Router:
         settings = dataclasses.replace(settings, whisper=bind(settings.whisper, "the whisper"),
                                        summary_prompt=bind(settings.summary_prompt, "the summary prompt"),
                                        message=bind(settings.message, "the message"))
+        # The caller's texts: what routing knows now; the rest is filled when each is sent (handoff/texts.py).
+        settings = dataclasses.replace(settings, **{
+            name: scope.bind(getattr(settings, name), kind="text", what=f"{name} of {who}", recipient_fixed=fixed,
+                             strict=False)
+            for name in ("sms_before", "sms_success", "sms_failure", "callback_sms")})
         if mode:
             settings = dataclasses.replace(settings, mode=mode)
         return settings

@@ -171,6 +171,18 @@ class DeliverySchema(Strict):
     announcement = Text()
     last_resort = Text(validate=validate.OneOf([x.value for x in LastResort]))
     last_resort_message = Text()
+    # Texts to the caller (handoff/texts.py): SMS templates, placeholders filled when sent.
+    sms_before = Text(validate=validate.Length(min=1, max=1000))
+    sms_success = Text(validate=validate.Length(min=1, max=1000))
+    sms_failure = Text(validate=validate.Length(min=1, max=1000))
+    # Hand-off card (handoff/cards.py): texted to a warm recipient once they accept.
+    card = fields.Boolean()
+    card_to = Text()
+    # Callback offers (handoff/callbacks.py): used when last_resort is callback.
+    callback_prompt = Text(validate=validate.Length(min=1, max=1000))
+    callback_speech = fields.Boolean()
+    callback_sms = Text(validate=validate.Length(min=1, max=1000))
+    callback_message = Text(validate=validate.Length(min=1, max=1000))
 
     @validates_schema
     def _caller_id(self, data, **kwargs):
@@ -181,6 +193,14 @@ class DeliverySchema(Strict):
             except DestinationError as exc:
                 raise ValidationError(f"must be 'agent', 'caller' or an E.164 number: {exc.reason}",
                                       "caller_id") from None
+
+    @validates_schema
+    def _card_to(self, data, **kwargs):
+        if data.get("card_to") is not None:
+            try:
+                data["card_to"] = parse_e164(data["card_to"])
+            except DestinationError as exc:
+                raise ValidationError(f"must be the E.164 mobile number to text: {exc.reason}", "card_to") from None
 
 
 class WebhookSchema(Strict):

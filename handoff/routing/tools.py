@@ -1,8 +1,8 @@
 """Transfer-tool definitions for LLM agent platforms, generated from the recipients file.
 
-One tool (default name `transfer_call`) with three parameters: `destination` (an enum of the
-exposed recipient, group, rotation and rule names, plus "auto" when rules exist), `reason` and
-`summary`. Formats: openai, anthropic, ultravox, json-schema.
+One tool (default name `transfer_call`) with four parameters: `destination` (an enum of the
+exposed recipient, group, rotation and rule names, plus "auto" when rules exist), `reason`,
+`summary` and an optional `sms` (a text to the caller as it starts: handoff/texts.py). Formats: openai, anthropic, ultravox, json-schema.
 
 Authentication: the tool endpoint takes `Authorization: Bearer <API_TOKEN>`. Ultravox calls it
 itself, so its definition carries the requirement in Ultravox's own terms (requirements.
@@ -69,6 +69,11 @@ def parameters_schema(router) -> dict:
                 "type": "string",
                 "description": "A few sentences summarising the conversation so far (who the caller is, "
                                "what they want, what was already tried).",
+            },
+            "sms": {
+                "type": "string",
+                "description": "Optional: a short text message to send the caller's phone as the transfer "
+                               "starts (e.g. their case number). Only when the caller would want it.",
             },
         },
         "required": ["destination", "reason"],

@@ -21,7 +21,10 @@ class AgentMode(ModeBase):
         parameters = {"handoff_transfer_id": t.id, "handoff_reason": t.reason, "handoff_summary": t.summary,
                       "handoff_variables": json.dumps(t.variables) if t.variables else None,
                       "handoff_context_url": self.ctx.urls.context(t.id),
-                      "handoff_transcript": json.dumps(transcript)[:4000] if transcript else None}
+                      "handoff_transcript": json.dumps(transcript)[:4000] if transcript else None,
+                      # Chained transfers: the hand-off before this one (its context URL has the whole history).
+                      "handoff_previous_transfer_id": t.fields.get("previous_id") or None,
+                      "handoff_chain_index": str(t.fields.get("chain_index") or "") or None}
         return d.ConnectAgent(agent.kind, agent.url, self.ctx.urls.agent_ended(),
                               {k: v for k, v in parameters.items() if v}, message=t.message or None)
 

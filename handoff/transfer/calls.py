@@ -20,11 +20,14 @@ class Calls:
         self.lifecycle = lifecycle
         self.requests = requests
 
-    def incoming(self, *, call_sid: str, from_: str, to: str, direction: str | None) -> d.ConnectAgent:
+    def incoming(self, *, call_sid: str, from_: str, to: str, direction: str | None,
+                 call_token: str | None = None) -> d.ConnectAgent:
         """Record a new call and connect the caller to the AI agent."""
         self.store.record_call(call_sid, {"from": from_, "to": to, "direction": direction or "inbound",
                                           "sip": "1" if from_.startswith("sip:") else "0", "status": "in-progress",
-                                          "created_at": utc_now_iso()})
+                                          "created_at": utc_now_iso(),
+                                          # Twilio's CallToken: a warm leg may present the caller's number with it.
+                                          **({"call_token": call_token} if call_token else {})})
         agent = self.ctx.agent
         return d.ConnectAgent(agent.kind, agent.url, self.ctx.urls.agent_ended(),
                               {"call_sid": call_sid, "caller": from_})
@@ -46,13 +49,25 @@ class Calls:
             return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused",
                                         detail=getattr(exc, "message", str(exc)))
         t = Transfer.parse({name: str(value) for name, value in fields.items()})
-        change, decision = self.lifecycle.modes.of(t).first_document(t)
+        # Nobody to dial (closed hours, a callback to offer): it ends as it starts, and this answer is the offer.
+        nobody = not t.attempts
+        change, decision = (None, None) if nobody else self.lifecycle.modes.of(t).first_document(t)
         batch = self.store.batch()
         self.lifecycle.start(fields, event=self.requests.requested_event(request, fields, "handoff"),
-                             idempotency_key=None, fingerprint=digest, batch=batch)
-        self.store.apply(t.id, call_sid, change, batch=batch)
-        created = self.store.execute(batch)[0]
+                             idempotency_key=None, fingerprint=digest, batch=batch,
+                             inline_return=self.lifecycle.inline_return if nobody else False)
+        if change is not None:
+            self.store.apply(t.id, call_sid, change, batch=batch)
+        replies = self.store.execute(batch)
+        created = replies[0]
+        if created.verdict == "chain-limit":    # reached since prepare read the chain: the same answer
+            refused = self.requests.chain_refused(call_sid, created.detail, int(created.chain or 0),
+                                                  to=request.to, via="handoff")
+            return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused", detail=str(refused))
         if created.verdict != "created":
             return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused",
                                         detail=f"the transfer could not start ({created.verdict})")
+        if nobody:
+            ended = replies[1].transfer
+            return self.lifecycle.caller_next(ended) if ended else d.Hangup()
         return decision

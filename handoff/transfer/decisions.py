@@ -134,6 +134,17 @@ class TakeVoicemail:
 
 
 @dataclass(frozen=True)
+class OfferCallback:
+    """Last resort: offer the caller a callback (a key, or a spoken yes); nothing pressed: `otherwise`."""
+
+    prompt: str
+    action_url: str
+    speech: bool
+    timeout: int
+    otherwise: ConnectAgent          # what the caller would have had without the offer
+
+
+@dataclass(frozen=True)
 class Announcement:
     """Said to everyone in a conference (an empty text says nothing)."""
 
@@ -141,4 +152,5 @@ class Announcement:
 
 
 Decision = (Hangup | SayAndHangup | ConnectAgent | DialOut | ReferOut | HoldInConference | HoldAudio
-            | ConsentPrompt | Whisper | JoinConference | TakenElsewhere | Declined | TakeVoicemail | Announcement)
+            | ConsentPrompt | Whisper | JoinConference | TakenElsewhere | Declined | TakeVoicemail | Announcement
+            | OfferCallback)

@@ -7,6 +7,7 @@ here: dial the attempt that is due, fail the attempt that ran out of time, retur
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -35,6 +36,18 @@ JOIN_WINDOW = 15.0    # an accepting recipient must be in the conference by then
 MAX_TRIES = 3         # a step retried by its deadline this often fails the attempt instead
 
 
+def nobody_detail(reasons) -> str:
+    """Why a transfer has nobody to dial: routing found no one open (closed hours, or only the last resort)."""
+    return f"nobody can take this call now ({'; '.join(reasons) or 'no recipient matches'})"
+
+
+def offers_callback(t: Transfer) -> bool:
+    """A failed transfer whose last resort is a callback offers one (not when cancelled: nobody to offer it to).
+    lua/common.lua `finish` decides it too, for the caller's return answered inline."""
+    return (t.settings.last_resort is LastResort.CALLBACK and t.status.is_finished and t.outcome is not None
+            and t.outcome not in (Outcome.SUCCESS, Outcome.CANCELLED))
+
+
 class Lifecycle:
     """Start, attempt failed/succeeded, after an attempt, cancel, and the caller's next document."""
 
@@ -45,11 +58,25 @@ class Lifecycle:
 
     # ------------------------------------------------------------------ start
     def start(self, fields: dict, *, event: dict, idempotency_key: str | None, fingerprint: str,
-              batch: Batch) -> None:
+              batch: Batch, inline_return: bool | str = False) -> None:
         """Store the transfer with its start deadline and queue its start job, in the caller's batch."""
         self.store.create_transfer(fields, event=event, idempotency_key=idempotency_key, fingerprint=fingerprint,
                                    deadline=Deadline(DeadlineKind.START), batch=batch)
+        if not int(fields.get("attempts_total") or 0):
+            # Nobody to dial (closed hours; requests allow it only with a callback to offer): it ends as it
+            # starts (the batch's second reply), and the caller gets its next document from the return
+            # deadline's job, or from the webhook answering now (`inline_return`). Nothing is sent "before".
+            reasons = json.loads(fields.get("reasons") or "[]")
+            self.store.apply(fields["id"], fields["call_sid"], Change(
+                event={"event": "nobody-available", "reasons": reasons}, sources=[TransferStatus.REQUESTED],
+                to="completed", outcome=Outcome.TIMEOUT, detail=nobody_detail(reasons), inline_return=inline_return),
+                batch=batch)
+            self.ctx.jobs.enqueue("advance", fields["id"], batch=batch)
+            return
         self.ctx.jobs.enqueue("advance", fields["id"], batch=batch)
+        if "b" in str(fields.get("texts") or ""):
+            # The caller's "before" text (handoff/texts.py); a refused create leaves it nothing to send.
+            self.ctx.jobs.enqueue("send_text", fields["id"], "before", None, None, batch=batch)
 
     @property
     def inline_return(self) -> bool | str:
@@ -192,8 +219,9 @@ class Lifecycle:
     def _return(self, t: Transfer, tries: int) -> bool:
         """The transfer is over: end its open legs and give the caller its next document, once."""
         self.end_legs(t.id)
-        done = Change(event={"event": "caller-returned", "to": self._return_label(t)}, after_finish=True,
-                      caller=CallerAt.RETURNED, deadline=CLEAR)
+        returned = {"event": "caller-returned", "to": self._return_label(t)}
+        done = Change(event=[returned, {"event": "callback-offered"}] if offers_callback(t) else returned,
+                      after_finish=True, caller=CallerAt.RETURNED, deadline=CLEAR)
         if not t.caller.needs_return or self._caller_gone(t):
             self.store.apply(t.id, t.call_sid, Change(after_finish=True, deadline=CLEAR))
             return False
@@ -210,6 +238,8 @@ class Lifecycle:
         return False
 
     def _return_label(self, t: Transfer) -> str:
+        if t.settings.last_resort is LastResort.CALLBACK and not offers_callback(t):
+            return "agent"
         return "agent" if t.settings.last_resort.is_agent and not self.ctx.fail_message else \
             t.settings.last_resort.value
 
@@ -256,6 +286,14 @@ class Lifecycle:
             return d.TakeVoicemail(settings.last_resort_message or
                                    "Nobody is available right now. Please leave a message after the tone.",
                                    action_url=self.ctx.urls.transfer(t.id, "voicemail", t.call_sid))
+        if offers_callback(t):
+            from ..callbacks import offer    # the offer's words and URL live with its webhook's domain
+
+            return offer(t, self.ctx.urls, otherwise=self.told(t))
+        return self.told(t)
+
+    def told(self, t: Transfer) -> d.ConnectAgent:
+        """Back to the AI agent after a transfer that did not reach anyone, told how it ended and why."""
         outcome = t.outcome.value if t.outcome else Outcome.CONNECTION_ERROR.value
         return self.agent(t, outcome=outcome, detail=t.outcome_detail, reason=t.reason or None)
 

@@ -14,10 +14,12 @@ from ..destinations import DestinationError, parse_e164, parse_raw_target
 from ..record import Attempt, Transfer, expand_plan, settings_to_json
 from ..state import CALL_ENDED, TransferMode, TransferStatus
 from ..store import utc_now_iso
-from ..targets import Plan, Step, TargetKind
+from ..targets import LastResort, Plan, Step, TargetKind
+from ..texts import texts_flag
 from ..transfer_request import TransferRequest
+from .caller_ids import agent_number, caller_number
 from .context import Context
-from .lifecycle import Lifecycle
+from .lifecycle import Lifecycle, nobody_detail
 
 log = logging.getLogger("handoff.requests")
 LOCAL_ONLY = "at: only in local mode (HANDOFF_LOCAL=1)"
@@ -41,6 +43,16 @@ class TransferConflict(Exception):
         self.call_status = call_status
 
 
+class ChainLimitReached(TransferConflict):
+    """The call has been through TRANSFER_CHAIN_LIMIT transfers already (409): the caller stays where they are."""
+
+    def __init__(self, *, limit: int, transfers: int, transfer_id: str | None):
+        super().__init__(f"this call has been through {transfers} transfers, the most one call may have "
+                         f"(TRANSFER_CHAIN_LIMIT={limit})", transfer_id=transfer_id)
+        self.limit = limit
+        self.transfers = transfers
+
+
 class UnknownCall(Exception):
     """The call SID is not one Handoff has seen (404)."""
 
@@ -54,6 +66,10 @@ def fingerprint(request: TransferRequest) -> str:
     data = asdict(request)
     if data["at"] is None:
         del data["at"]    # digests of requests without `at` stay what they were before it existed
+    if data.get("card") is None:
+        data.pop("card", None)    # likewise without `card`
+    if not data.get("sms"):
+        data.pop("sms", None)     # and without `sms`
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -79,7 +95,7 @@ class Requests:
         self.lifecycle.start(fields, event=self.requested_event(request, fields, via), idempotency_key=idem,
                              fingerprint=digest, batch=batch)
         created = self.store.execute(batch)[0]
-        self._check(created, call_sid)
+        self._check(created, call_sid, to=request.to, via=via)
         if created.verdict == "idempotent":
             return self.store.get_transfer(created.detail), False
         t = Transfer.parse({name: str(value) for name, value in fields.items()})
@@ -94,7 +110,7 @@ class Requests:
             raise TransferRefused("at", LOCAL_ONLY)
         idem = f"{call_sid}:{idempotency_key}" if idempotency_key else None
         digest = fingerprint(request)
-        call, active, variables, earlier = self.store.call_context(call_sid, idempotency_key=idem)
+        call, active, variables, earlier, chain = self.store.call_context(call_sid, idempotency_key=idem)
         if earlier.get("id"):
             # A retry must not be refused by validation that has since changed: answer it first.
             if earlier.get("fingerprint") != digest:
@@ -109,9 +125,24 @@ class Requests:
         # Answer "one is already in flight" before routing: a routing refusal must not hide the 409.
         if active:
             raise TransferConflict(f"transfer {active} is already in flight on this call", transfer_id=active)
-        return self._fields(call_sid, call, request, via=via, call_variables=variables), idem, digest
+        if chain.length >= self.store.chain_limit:    # create.lua decides it again, atomically
+            raise self.chain_refused(call_sid, chain.last_id, chain.length, to=request.to, via=via)
+        fields = self._fields(call_sid, call, request, via=via, call_variables=variables)
+        # The transfer's place in the call's chain (create.lua sets both again: what it sees is the truth).
+        fields.update(previous_id=chain.last_id, chain_index=chain.length + 1)
+        return fields, idem, digest
 
-    def _check(self, created, call_sid: str) -> None:
+    def chain_refused(self, call_sid: str, last_id: str, transfers: int, *, to: str, via: str) -> ChainLimitReached:
+        """A request beyond TRANSFER_CHAIN_LIMIT: logged, counted and recorded on the chain's last transfer."""
+        exc = ChainLimitReached(limit=self.store.chain_limit, transfers=transfers, transfer_id=last_id or None)
+        log.warning(json.dumps({"event": "chain-limit-reached", "call": call_sid, "transfer": last_id,
+                                "transfers": transfers, "limit": self.store.chain_limit, "to": to, "via": via}))
+        if last_id:
+            self.store.chain_refused(last_id, call_sid, {"event": "chain-limit-reached", "to": to, "via": via,
+                                                         "transfers": transfers, "limit": self.store.chain_limit})
+        return exc
+
+    def _check(self, created, call_sid: str, *, to: str = "", via: str = "api") -> None:
         if created.verdict == "idempotency-mismatch":
             raise IdempotencyMismatch("this Idempotency-Key was used with a different request")
         if created.verdict == "conflict":
@@ -119,6 +150,8 @@ class Requests:
                                    transfer_id=created.detail)
         if created.verdict == "call-ended":
             raise TransferConflict(f"the call has ended ({created.detail})", call_status=created.detail)
+        if created.verdict == "chain-limit":
+            raise self.chain_refused(call_sid, created.detail, int(created.chain or 0), to=to, via=via)
         if created.verdict == "no-call":
             raise UnknownCall(call_sid)
 
@@ -171,9 +204,13 @@ class Requests:
             overrides["timeout"] = request.timeout
         if request.caller_id is not None:
             overrides["caller_id"] = request.caller_id
+        if request.card is not None:
+            overrides["card"] = request.card
         settings = replace(settings, **overrides)
-        # The request's explicit timeout and caller ID hold for every attempt; the rest is each step's own.
-        attempts = expand_plan(plan, {k: overrides[k] for k in ("timeout", "caller_id") if k in overrides})
+        # The request's texts to the caller win over the recipient's (handoff/texts.py).
+        settings = replace(settings, **{f"sms_{k}": v for k, v in (request.sms or {}).items()})
+        # The request's explicit timeout, caller ID and card hold for every attempt; the rest is each step's own.
+        attempts = expand_plan(plan, {k: overrides[k] for k in ("timeout", "caller_id", "card") if k in overrides})
         if settings.message:
             # The caller hears it first: its placeholders are filled now, from what the request knows.
             recipient = next((t.recipient for a in attempts[:1] for t in a.targets if t.recipient), None)
@@ -189,19 +226,22 @@ class Requests:
                 raise TransferRefused("refer", "SIP REFER is a cold transfer; use mode 'cold'")
             if kinds - {TargetKind.NUMBER, TargetKind.SIP} or any(a.dynamic for a in attempts):
                 raise TransferRefused("refer", "SIP REFER reaches only numbers and SIP URIs")
-        if not attempts:
+        if not attempts and settings.last_resort is not LastResort.CALLBACK:
             # Routing found nobody to dial (closed hours, a rule whose fallback is the last resort):
-            # the agent keeps the caller and can say why.
-            why = "; ".join(plan.reasons) or "no recipient matches"
-            raise TransferRefused("to", f"nobody can take this call now ({why})")
+            # the agent keeps the caller and can say why. With a callback to offer, the transfer is
+            # stored and ends at once (Lifecycle.start), and the caller hears the offer.
+            raise TransferRefused("to", nobody_detail(plan.reasons))
         if mode.is_agent and kinds - {TargetKind.AGENT}:
             raise TransferRefused("to", "an agent hand-off needs a recipient of type 'agent'")
         if not mode.is_agent and TargetKind.AGENT in kinds:
             raise TransferRefused("mode", "this recipient is an AI agent: use mode 'agent'")
         if mode.is_cold and any(a.parallel for a in attempts):
             raise TransferRefused("mode", "a parallel group needs a warm transfer (the first to accept wins)")
-        caller_id = self._caller_id(call, settings.caller_id) or ""
-        attempts = [self._own_caller_id(call, a, caller_id) for a in attempts]
+        # A policy that cannot be honoured (the caller's number on a SIP/client call) says so in the reasons.
+        reasons = list(plan.reasons)
+        notes = None if request.refer else reasons
+        caller_id = self._caller_id(call, settings.caller_id, notes) or ""
+        attempts = [self._own_caller_id(call, a, caller_id, notes) for a in attempts]
         now = utc_now_iso()
         return {
             "id": _new_id(), "call_sid": call_sid, "mode": mode.value, "status": TransferStatus.REQUESTED.value,
@@ -212,22 +252,27 @@ class Requests:
             "variables": json.dumps(dict(request.variables or {})), "final": "1" if request.final else "0",
             "caller_id": caller_id, "refer": "1" if request.refer else "0",
             "context": json.dumps(dict(request.context or {})), "via": via, "created_at": now, "updated_at": now,
-            "legs_expected": 0, "reasons": json.dumps(list(plan.reasons)), "rule": plan.rule or "",
+            "legs_expected": 0, "reasons": json.dumps(reasons), "rule": plan.rule or "",
             **({"clock_at": clock_at} if clock_at else {}),
+            "texts": texts_flag(settings),     # the caller's texts due (lua/common.lua decide reports it)
         }
 
-    def _own_caller_id(self, call: Mapping[str, str], attempt: Attempt, caller_id: str) -> Attempt:
+    def _own_caller_id(self, call: Mapping[str, str], attempt: Attempt, caller_id: str,
+                       notes: list[str] | None) -> Attempt:
         """An attempt whose step has its own caller ID policy, with the number it resolves to."""
         policy = dict(attempt.delivery).get("caller_id")
-        own = caller_id if policy is None else self._caller_id(call, policy) or ""
+        own = caller_id if policy is None else self._caller_id(call, policy, notes) or ""
         return attempt if own == caller_id else replace(attempt, caller_id=own)
 
-    def _caller_id(self, call: Mapping[str, str], policy: str | None) -> str | None:
+    def _caller_id(self, call: Mapping[str, str], policy: str | None, notes: list[str] | None = None) -> str | None:
         policy = (policy or "agent").strip()
         if policy == "agent":
-            return self.ctx.caller_id or call.get("to") or None
+            return agent_number(self.ctx.caller_id, call)
         if policy == "caller":
-            return call.get("from") or None
+            number, why = caller_number(self.ctx.caller_id, call)
+            if why and notes is not None and why not in notes:
+                notes.append(why)
+            return number
         try:
             number = parse_e164(policy)
         except DestinationError:

@@ -7,6 +7,7 @@ from typing import Sequence
 from ..events import Event
 from ..record import Transfer
 from ..store import Store
+from . import chain
 
 
 def present_transfer(t: Transfer, events: Sequence[Event]) -> dict:
@@ -26,6 +27,8 @@ def present_transfer(t: Transfer, events: Sequence[Event]) -> dict:
         "created_at": f.get("created_at"), "finished_at": f.get("finished_at") or None,
         "routing": json.loads(f.get("reasons") or "[]"), "rule": f.get("rule") or None,
         "clock_at": f.get("clock_at") or None,
+        # Chained transfers: the call's transfer before this one, and this one's place (1-based).
+        "previous_transfer_id": chain.position(t)[1], "chain_index": chain.position(t)[0],
         "timeline": [e.to_dict() for e in events],
     }
 
@@ -46,14 +49,22 @@ class Views:
         call = self.store.get_call(call_sid)
         if call is None:
             return None
-        transfers = [view for view in map(self.transfer, self.store.call_transfer_ids(call_sid)) if view]
-        return {"sid": call_sid, **{k: v for k, v in call.items() if k != "sip"}, "sip": call.get("sip") == "1",
-                "variables": self.store.get_call_variables(call_sid), "transfers": transfers}
+        found = (self.store.get_transfer_with_events(i) for i in self.store.call_transfer_ids(call_sid))
+        records = [(t, events) for t, events in found if t is not None]
+        transfers = [present_transfer(t, events) for t, events in records]
+        links = [{**link, "url": f"/api/transfers/{link['transfer_id']}"}
+                 for link in chain.links([t for t, _ in records])]
+        # The CallToken lets a leg present the caller's number: it stays inside Handoff.
+        return {"sid": call_sid, **{k: v for k, v in call.items() if k not in ("sip", "call_token")},
+                "sip": call.get("sip") == "1",
+                "variables": self.store.get_call_variables(call_sid), "transfers": transfers, "chain": links}
 
     def context(self, transfer_id: str) -> dict | None:
-        """The conversation context handed to a receiving agent."""
+        """The conversation context handed to a receiving agent: the conversation so far across the call's
+        chain of transfers (`transcript`) and the earlier transfers (`history`, oldest first)."""
         t = self.store.get_transfer(transfer_id)
         if t is None:
             return None
         return {"transfer_id": t.id, "call_sid": t.call_sid, "reason": t.reason or None,
-                "summary": t.summary or None, "variables": t.variables, **t.context}
+                "summary": t.summary or None, "variables": t.variables, **t.context,
+                **chain.accumulated(self.store, t)}

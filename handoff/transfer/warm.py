@@ -10,6 +10,8 @@ Each attempt's legs use that attempt's own delivery settings (Transfer.leg_setti
 """
 from __future__ import annotations
 
+import logging
+
 from ..gateway import GatewayError, LegRequest
 from ..record import Transfer
 from ..state import (DIAL_RESULTS, WAITING, AttemptResult, CallerAt, DeadlineKind, LegState, Outcome,
@@ -17,11 +19,13 @@ from ..state import (DIAL_RESULTS, WAITING, AttemptResult, CallerAt, DeadlineKin
 from ..changes import Change, Deadline, LegChange
 from ..targets import TargetKind
 from . import decisions as d
+from .caller_ids import leg_from
 from .cold import endpoint
 from .lifecycle import JOIN_WINDOW
 from .modes import ModeBase, speech_seconds
 from .whisper import prepare_whisper
 
+log = logging.getLogger("handoff.warm")
 GRACE = 5                       # seconds of slack on every warm deadline
 MAX_QUEUE_WAIT = 60             # seconds of Twilio's CPS queue an attempt's first deadline allows for
 LEG_OUTCOMES = {"busy": Outcome.CONNECTION_ERROR, "failed": Outcome.CONNECTION_ERROR}
@@ -100,9 +104,13 @@ class WarmMode(ModeBase):
             t = prepare_whisper(self.ctx, t)
         attempt, s = t.current, t.leg_settings
         detection = s.human_detection and not t.direct
+        # The caller's number as From needs the inbound call's CallToken (caller_ids.leg_from).
+        from_, call_token, why = leg_from(self.ctx.caller_id, self.store.get_call(t.call_sid) or {}, t.leg_caller_id)
+        if why:
+            log.info("transfer %s attempt %s: %s", t.id, t.attempt, why)
         result = self.store.apply(t.id, t.call_sid, Change(
             event={"event": "dialing", "attempt": t.attempt, "targets": [x.describe() for x in attempt.targets],
-                   "parallel": attempt.parallel},
+                   "parallel": attempt.parallel, **({"caller_id_fallback": why} if why else {})},
             event_id=f"dial-attempt:{t.attempt}", attempt=t.attempt, sources=[TransferStatus.DIALING],
             fields={"legs_expected": len(attempt.targets)}, stamps=(Stamp.DIALED,),
             deadline=Deadline(DeadlineKind.ATTEMPT, self.window(t))))
@@ -111,7 +119,7 @@ class WarmMode(ModeBase):
         t = result.transfer
         for index, target in enumerate(attempt.targets):
             address = endpoint(target).address
-            leg = LegRequest(to=address, from_=t.leg_caller_id, url=self._leg_url(t, "leg-answer"),
+            leg = LegRequest(to=address, from_=from_, call_token=call_token, url=self._leg_url(t, "leg-answer"),
                              status_callback=self.ctx.urls.transfer(t.id, "leg-status", t.call_sid, attempt=t.attempt,
                                                                     dt=s.detection_timeout if detection else 0,
                                                                     rt=s.timeout),

@@ -8,7 +8,7 @@ What Twilio documents, and what these tests hold Handoff and the simulator to:
 - <Dial><Client>: Handoff sets no callerId, so Twilio presents the inbound caller's number.
 - <Refer>: Twilio creates no leg; the caller's own SIP side calls the target.
 - calls.create (warm legs): From must be a Twilio number or a verified caller ID, unless the inbound
-  call's CallToken is passed (see the xfail below).
+  call's CallToken is passed (Twilio's 21210 otherwise).
 """
 from __future__ import annotations
 
@@ -141,8 +141,6 @@ def test_a_warm_pstn_leg_presents_the_agents_number(sim, phone, cid_api, rest):
     assert (leg._from, leg.direction, leg.parent_call_sid) == (AGENT_NUMBER, "outbound-api", None)
 
 
-@pytest.mark.xfail(strict=True, reason="warm legs are created without the inbound call's CallToken: real Twilio "
-                                       "refuses From=<the caller's number> with 21210 unless it is verified")
 def test_a_warm_pstn_leg_with_the_callers_number_passes_the_call_token(sim, phone, cid_api):
     sim.add_persona({"address": WARM_LINE, **ACCEPTS})
     caller = phone(CALLER)
@@ -151,6 +149,8 @@ def test_a_warm_pstn_leg_with_the_callers_number_passes_the_call_token(sim, phon
     created = [r["params"] for r in sim.requests()
                if r["method"] == "POST" and r["path"].endswith("/Calls.json") and r["params"].get("To") == WARM_LINE]
     assert created[-1]["From"] == CALLER and created[-1].get("CallToken")
+    # The token can present the caller's number: Handoff keeps it to itself.
+    assert "call_token" not in cid_api("get", f"/api/calls/{caller}").get_json()
 
 
 def test_a_refer_creates_no_twilio_leg_and_hands_the_headers_to_the_callers_sip_side(sim, phone, cid_api, rest):
@@ -164,3 +164,34 @@ def test_a_refer_creates_no_twilio_leg_and_hands_the_headers_to_the_callers_sip_
     assert refer["to"].startswith(TEAMS_URI + "?")
     assert "X-Original-Caller=sip%3Aalice%40customer.example.com" in refer["to"]
     assert rest.calls(caller).fetch().status == "completed"
+
+
+@pytest.mark.parametrize("kind,target", [("number", "cid_line"), ("sip", "cid_teams")])
+def test_the_caller_policy_on_a_call_from_a_sip_address_presents_the_agents_number_and_says_why(
+        kind, target, sim, phone, cid_api, rest):
+    address = LINE if kind == "number" else TEAMS_URI
+    sim.add_persona({"address": address, **ANSWERS})
+    caller = phone("sip:bob@customer.example.com", sip=True)
+    done = _transfer(sim, cid_api, caller, {"to": target, "caller_id": "caller"})
+    # A SIP address is no callerId Twilio accepts: the transfer goes ahead with the agent's number.
+    assert done["outcome"] == "transfer-success", done["outcome_detail"]
+    assert _child(rest, caller)._from == AGENT_NUMBER
+    assert any("sip:bob@customer.example.com is not a phone number" in r for r in done["routing"]), done["routing"]
+
+
+def test_a_call_recorded_without_a_call_token_gets_a_warm_leg_from_the_agents_number(sim, phone, cid_api, rest, app):
+    sim.add_persona({"address": WARM_LINE, **ACCEPTS})
+    caller = phone(CALLER)
+    # A call recorded before Handoff kept CallTokens (an upgrade mid-call): its record has none.
+    runtime = app.extensions["handoff"]
+    assert runtime.redis.hdel(runtime.store.keys.call(caller), "call_token") == 1
+    done = _transfer(sim, cid_api, caller, {"to": "cid_warm_line", "reason": "a refund", "caller_id": "caller"})
+    # Never a failed attempt for it: the leg presents the agent's number, and the dialing step says why.
+    assert done["outcome"] == "transfer-success", done["outcome_detail"]
+    events = [e.get("event") for e in done["timeline"]]
+    assert "leg-failed" not in events
+    dialing = next(e for e in done["timeline"] if e.get("event") == "dialing")
+    assert "no CallToken" in dialing["caller_id_fallback"]
+    legs = {e["leg"] for e in done["timeline"] if e.get("leg")}
+    (leg,) = [c for c in rest.calls.list(to=WARM_LINE) if c.sid in legs]
+    assert leg._from == AGENT_NUMBER

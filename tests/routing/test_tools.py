@@ -42,7 +42,7 @@ def test_destination_enum_and_descriptions(router):
     assert "billing: Billing team." in dest["description"]
     assert "Retention bot." in dest["description"]
     assert schema["required"] == ["destination", "reason"]
-    assert set(schema["properties"]) == {"destination", "reason", "summary"}
+    assert set(schema["properties"]) == {"destination", "reason", "summary", "sms"}
 
 
 def test_openai_format(router):
@@ -68,7 +68,7 @@ def test_ultravox_format(router):
     assert tool["http"] == {"baseUrlPattern": "https://handoff.example.com/api/tools/transfer_call",
                             "httpMethod": "POST"}
     params = {p["name"]: p for p in tool["dynamicParameters"]}
-    assert set(params) == {"destination", "reason", "summary"}
+    assert set(params) == {"destination", "reason", "summary", "sms"}
     for p in params.values():
         assert p["location"] == "PARAMETER_LOCATION_BODY" and isinstance(p["required"], bool)
         check_schema(p["schema"])

@@ -84,7 +84,7 @@ def test_ultravox_temporary_tool_shape(rapi, service_env):
         assert set(param) == {"name", "location", "schema", "required"}
         assert param["location"] == "PARAMETER_LOCATION_BODY"
         Draft202012Validator.check_schema(param["schema"])
-    assert {p["name"] for p in tool["dynamicParameters"]} == {"destination", "reason", "summary"}
+    assert {p["name"] for p in tool["dynamicParameters"]} == {"destination", "reason", "summary", "sms"}
     for param in tool["automaticParameters"]:
         assert param["location"] == "PARAMETER_LOCATION_BODY" and param["knownValue"].startswith("KNOWN_PARAM_")
     assert "staticParameters" not in tool

@@ -21,8 +21,15 @@ def _legs(sim, parent):
     return [c for c in sim.calls() if c["parent_call_sid"] == parent]
 
 
+def _own_agent_numbers(sim):
+    """The agents' numbers are the account's: calls.create may use them as From (else Twilio's 21210)."""
+    for number in (AGENT_A, AGENT_B):
+        sim.set_number(number)
+
+
 def test_rest_leg_picks_the_persona_scoped_to_its_from(sim, client, receiver):
     url = receiver.on("/answer", "<Response><Say>Hello</Say></Response>")
+    _own_agent_numbers(sim)
     sim.add_persona({"address": RECIPIENT, "kind": "busy", "scope": [AGENT_A]})
     sim.add_persona({"address": RECIPIENT, "kind": "no-answer", "scope": [AGENT_B, "+14155550999"]})
     busy = client.calls.create(to=RECIPIENT, from_=AGENT_A, url=url, timeout=1).sid
@@ -115,6 +122,7 @@ def test_sip_scope_and_refer_target_are_scoped_by_the_referring_call(sim, receiv
 def test_ivr_extension_is_scoped_like_the_ivr_leg(sim, client, receiver):
     url = receiver.on("/answer", "<Response><Say>For you</Say></Response>")
     cb = receiver.on("/cb", "")
+    _own_agent_numbers(sim)
     sim.add_persona({"address": RECIPIENT, "kind": "busy", "scope": [AGENT_A]})
     sid = client.calls.create(to="+14155550130", from_=AGENT_A, url=url, send_digits="ww123", status_callback=cb).sid
     call = _done(sim, sid)

@@ -82,20 +82,36 @@ def agent_connect(*, kind: str, url: str, action_url: str, parameters: Mapping[s
     kind is conversation-relay, stream (Media Streams) or twiml (redirect to the agent's TwiML URL,
     with the parameters in the query string since a redirect has no <Parameter>).
     """
-    response = VoiceResponse()
+    return str(_append_agent(VoiceResponse(), kind=kind, url=url, action_url=action_url, parameters=parameters,
+                             message=message))
+
+
+def _append_agent(response: VoiceResponse, *, kind: str, url: str, action_url: str,
+                  parameters: Mapping[str, str] | None = None, message: str | None = None) -> VoiceResponse:
     if message:
         response.say(clean(message))
     params = {k: clean(v) for k, v in (parameters or {}).items() if v is not None and v != ""}
     if kind == "twiml":
         joiner = "&" if "?" in url else "?"
         response.redirect(f"{url}{joiner}{urlencode(params)}" if params else url, method="POST")
-        return str(response)
+        return response
     connect = Connect(action=action_url, method="POST")
     noun = connect.conversation_relay(url=url) if kind == "conversation-relay" else connect.stream(url=url)
     for name, value in params.items():
         noun.parameter(name=name, value=value)
     response.append(connect)
-    return str(response)
+    return response
+
+
+def offer_callback(*, prompt: str, action_url: str, speech: bool, timeout: int, otherwise: d.ConnectAgent) -> str:
+    """Offer a callback; the action records the answer; silence falls through to `otherwise` (the agent)."""
+    response = VoiceResponse()
+    gather = Gather(input="dtmf speech" if speech else "dtmf", num_digits=1, timeout=timeout, action=action_url,
+                    method="POST", finish_on_key="")
+    gather.say(clean(prompt))
+    response.append(gather)
+    return str(_append_agent(response, kind=otherwise.kind, url=otherwise.url, action_url=otherwise.action_url,
+                             parameters=otherwise.parameters, message=otherwise.message))
 
 
 def hold_audio(*, music_url: str | None, message: str | None, announcement: str | None = None,
@@ -238,6 +254,8 @@ _RENDERERS = {
     d.Declined: lambda x: declined(),
     d.TakeVoicemail: lambda x: take_voicemail(prompt=x.prompt, action_url=x.action_url),
     d.Announcement: lambda x: announcement(text=x.text),
+    d.OfferCallback: lambda x: offer_callback(prompt=x.prompt, action_url=x.action_url, speech=x.speech,
+                                              timeout=x.timeout, otherwise=x.otherwise),
 }
 
 

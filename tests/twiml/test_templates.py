@@ -32,10 +32,13 @@ NUMBER = st.one_of(st.integers(min_value=-2, max_value=3600), st.sampled_from([0
 ENDPOINT = st.builds(d.Endpoint, kind=st.sampled_from(["number", "sip", "client", "queue"]), address=TEXT,
                      send_digits=OPTIONAL, username=OPTIONAL, password=OPTIONAL)
 PARAMETERS = st.dictionaries(TEXT, st.one_of(TEXT, st.none(), st.integers()), max_size=4)
+AGENT_KINDS = st.one_of(st.sampled_from(["conversation-relay", "stream", "twiml"]), TEXT)
 
 # A strategy for every field name of every decision (by name: a new field gets one, or the test fails).
 FIELD_VALUES = {"endpoint": ENDPOINT, "parameters": PARAMETERS, "timeout": NUMBER, "pause_seconds": NUMBER,
-                "kind": st.one_of(st.sampled_from(["conversation-relay", "stream", "twiml"]), TEXT),
+                "kind": AGENT_KINDS, "speech": st.booleans(),
+                "otherwise": st.builds(d.ConnectAgent, kind=AGENT_KINDS, url=TEXT, action_url=TEXT,
+                                       parameters=PARAMETERS, message=OPTIONAL),
                 "music_url": OPTIONAL, "message": OPTIONAL, "announcement": OPTIONAL, "again_url": OPTIONAL,
                 "caller_id": OPTIONAL,
                 "text": st.one_of(TEXT, st.just(d.ConsentPrompt.__dataclass_fields__["text"].default))}
@@ -84,6 +87,9 @@ REPRESENTATIVE = [
     d.Whisper("Caller <Ann> says: \"refund\" & more", "1", "2", "http://h/key", 8), d.Whisper("", "*", "#", "u", 1),
     d.JoinConference("tr_1", "http://h/conf", announcement="Connecting"),
     d.TakeVoicemail("Leave a message", "http://h/voicemail?c=CA1"), d.Announcement(""), d.Announcement("Joined"),
+    d.OfferCallback("Press 1 & we'll call <you> back", "http://h/callback?c=CA1&a=0", True, 5,
+                    d.ConnectAgent("conversation-relay", "wss://a/r", "http://h/a", {"transfer_outcome": "x"})),
+    d.OfferCallback("Press 1", "http://h/callback", False, 6, d.ConnectAgent("twiml", "https://a/t?x=1", "h", {})),
 ]
 
 

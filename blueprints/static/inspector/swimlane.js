@@ -105,8 +105,25 @@
           h("span", null, "Call ", h("b", {class: "mono", text: t.call_sid || ""})),
           h("span", null, "Requested ", h("b", {text: clock(t.created_at)})),
           data.duration !== null && data.duration !== undefined ? h("span", null, "Took ", h("b", {text: seconds(data.duration)})) : null),
-        t.reason ? h("div", {class: "reason"}, h("span", {class: "muted"}, "Reason: "), t.reason) : null),
+        t.reason ? h("div", {class: "reason"}, h("span", {class: "muted"}, "Reason: "), t.reason) : null,
+        chainNav(data.chain)),
       actions);
+  }
+
+  /* Chained transfers: the call's transfers in order, each a link, this one marked. */
+  function chainNav(chain) {
+    if (!chain || chain.length < 2) return null;
+    var base = (document.body.dataset.base || "/inspector").replace(/\/$/, "");
+    return h("nav", {class: "chain", id: "transfer-chain", "aria-label": "The call's transfers, in order"},
+      h("span", {class: "muted"}, "Chain: "),
+      h("ol", null, chain.map(function (link) {
+        var label = link.position + ". " + link.mode + " → " + (link.to || "?") + " · " + (link.label || link.status);
+        return h("li", {class: "tone-" + (link.tone || "neutral") + (link.current ? " current" : ""),
+                        dataset: {transferId: link.transfer_id}},
+          link.current ? h("b", {text: label, "aria-current": "page"})
+                       : h("a", {href: base + "/transfers/" + encodeURIComponent(link.transfer_id),
+                                 title: link.outcome_words || "", text: label}));
+      })));
   }
 
   function outcome(data) {
