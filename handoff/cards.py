@@ -139,12 +139,14 @@ class CardPage:
 
 def bridged_handler(jobs):
     """The dispatcher's handler (handoff/dispatch.py): a warm transfer bridged (its `bridged` event names
-    the accepted leg) queues `send_card` in the round's MULTI; the job decides whether a card is due."""
+    the accepted leg, and `card` says some attempt may send one) queues `send_card` in the round's MULTI;
+    the job decides whether a card is due."""
 
     def handle(events, round_) -> None:
         for event in events:
             # Warm bridges say how they were seen ('via', or reconciled); a cold one never has a card.
-            if event.type == "bridged" and event.leg and ("via" in event.detail or event.detail.get("reconciled")):
+            if event.type == "bridged" and event.leg and event.detail.get("card") \
+                    and ("via" in event.detail or event.detail.get("reconciled")):
                 jobs.enqueue("send_card", event.transfer_id, event.leg, batch=round_.batch)
 
     handle.__qualname__ = "hand_off_cards"

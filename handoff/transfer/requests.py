@@ -255,6 +255,8 @@ class Requests:
             "legs_expected": 0, "reasons": json.dumps(reasons), "rule": plan.rule or "",
             **({"clock_at": clock_at} if clock_at else {}),
             "texts": texts_flag(settings),     # the caller's texts due (lua/common.lua decide reports it)
+            # Some attempt may text its recipient a hand-off card: the bridge's event says so (handoff/cards.py).
+            "cards": "1" if any(dict(a.delivery).get("card", settings.card) for a in attempts) else "",
         }
 
     def _own_caller_id(self, call: Mapping[str, str], attempt: Attempt, caller_id: str,

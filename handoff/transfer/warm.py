@@ -161,7 +161,8 @@ class WarmMode(ModeBase):
             return False
         if joined:
             self.store.apply(t.id, t.call_sid, self.lifecycle.succeeded(
-                event={"event": "bridged", "leg": t.bridged_leg, "reconciled": True}, attempt=t.attempt,
+                event={"event": "bridged", "leg": t.bridged_leg, "reconciled": True, "fill": {"card": "cards"}},
+                attempt=t.attempt,
                 sources=[TransferStatus.BRIDGED], detail="bridged"))
         return joined
 
@@ -333,8 +334,10 @@ class WarmMode(ModeBase):
             # starts it (startConferenceOnEnter), and under load its participant-join may be the callback
             # that never comes. Whichever arrives first decides (one event id per conference); the other
             # is a duplicate, so the bridge is recorded once.
+            # The event says whether a hand-off card may be due (handoff/cards.py queues it from the feed).
+            payload = {**payload, "fill": {"card": "cards"}}
             if event == "conference-start":   # the event names the leg that accepted, as a join would
-                payload = {**payload, "participant": "recipient", "fill": {"leg": "bridged_leg"}}
+                payload = {**payload, "participant": "recipient", "fill": {"leg": "bridged_leg", "card": "cards"}}
             batch = self.store.batch()
             self.store.apply(transfer_id, call_sid, self.lifecycle.succeeded(
                 event={**payload, "event": "bridged", "via": event},
