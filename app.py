@@ -50,7 +50,8 @@ def create_app(overrides: Mapping[str, str] | None = None) -> Flask:
     app.extensions["twilio_signature"] = TwilioSignature(config.twilio_auth_token, config.public_base_url)
     for module in (voice, transfer_callbacks, api, health, metrics):
         app.register_blueprint(module.bp)
-    metrics.time_webhooks(app, voice.bp, transfer_callbacks.bp)   # Twilio's webhooks: latency histogram
+    # Twilio's webhooks: latency histogram (callbacks.bp also times GET /api/callbacks, under its own route).
+    metrics.time_webhooks(app, voice.bp, transfer_callbacks.bp, sms_status.bp, callbacks.bp)
     app.register_blueprint(sms_status.bp)   # /twilio/texts/status: SMS delivery news (handoff/texts.py)
     app.register_blueprint(callbacks.bp)    # callback offers: the offer's action and GET /api/callbacks
     for module in (api_listing, api_events, openapi):   # listings, live events, /api/openapi.json

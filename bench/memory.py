@@ -2,7 +2,7 @@
 shared structures (capped or per hour) apart.
 
 Every figure is `MEMORY USAGE key SAMPLES 0` (exact for aggregates). A transfer's bytes are its own
-keys (handoff/keys.py Keys.transfer_slot_keys: the hash, event stream, seen set and legs while it
+keys (handoff/keys.py Keys.transfer_slot_keys: the hash, event stream, seen set, legs and texts while it
 is live or settling; its archive once folded: handoff/archive.py), its call's keys (shared by the
 call's transfers: apportioned between them) and its entries in the transfers and calls indexes
 (each index's bytes divided by its entries). RQ's job records are not ours and expire after their
@@ -19,7 +19,7 @@ from handoff.archive import decode_record
 from handoff.keys import Keys, decode
 
 CHUNK = 500          # keys per pipelined round trip
-TRANSFER_KINDS = ("transfer", "events", "seen", "legs", "archive")
+TRANSFER_KINDS = ("transfer", "events", "seen", "legs", "texts", "archive")
 CALL_KINDS = ("call", "call_transfers", "call_active", "call_variables")
 
 
@@ -82,7 +82,7 @@ def measure(connection: redis_lib.Redis, keys: Keys, transfer_ids: Iterable[str]
     if not ids:
         return {"transfers": 0, "bytes_per_finished_transfer": None, "shared": shared(connection, keys)}
     builders = {"transfer": keys.transfer, "events": keys.events, "seen": keys.seen, "legs": keys.legs,
-                "archive": keys.archive}
+                "texts": keys.texts, "archive": keys.archive}
     own = _usage(connection, [builders[kind](i) for i in ids for kind in TRANSFER_KINDS])
     sids = _call_sids(connection, keys, ids)
     calls = sorted({sid for sid in sids if sid})

@@ -6,6 +6,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from marshmallow import ValidationError
 
+from handoff.texts import LITERAL as LITERAL_SMS
 from handoff.transfer.requests import (ChainLimitReached, IdempotencyMismatch, TransferConflict, TransferRefused,
                                        UnknownCall)
 from handoff.transfer_request import TransferRequest
@@ -327,7 +328,9 @@ def transfer_call_tool():
         record, _ = _start(data["call_sid"], {"to": destination, "reason": data.get("reason"),
                                               "summary": data.get("summary"), "mode": data.get("mode"),
                                               "at": data.get("at"),
-                                              "sms": {"before": data["sms"]} if data.get("sms") else None},
+                                              "sms": {"before": data["sms"]} if data.get("sms") else None,
+                                              # The LLM's words, texted as written: never filled (handoff/texts.py)
+                                              "context": {LITERAL_SMS: ["before"]} if data.get("sms") else None},
                            idempotency_key=key, via="tool")
     except ApiError as exc:
         if exc.status == 404:

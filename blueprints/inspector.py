@@ -128,12 +128,8 @@ def _swimlanes(transfer_id: str) -> dict:
 
 def _chain(store, t) -> list[dict]:
     """The call's chain of transfers, in order, each worded like a listed one (empty for a lone transfer)."""
-    ids = store.call_transfer_ids(t.call_sid)
-    if len(ids) < 2:
-        return []
-    records = [store.get_transfer(i) if i != t.id else t for i in ids]
     return [_words({**link, "id": link["transfer_id"], "current": link["transfer_id"] == t.id})
-            for link in chain.links([r for r in records if r is not None])]
+            for link in chain.call_links(store, t)]
 
 
 @bp.get("/transfers/<transfer_id>.json")

@@ -1,13 +1,15 @@
 """Finished transfers folded into one compact record, read back as if nothing had happened.
 
-A transfer in flight lives in four keys: its hash, its event stream, the set of callbacks already
-applied and the hash of its legs. Kept as they are, a finished warm transfer costs ~17 kB of Redis
+A transfer in flight lives in five keys: its hash, its event stream, the set of callbacks already
+applied, the hash of its legs and that of its texts (handoff/texts.py). Kept as they are, a finished warm transfer costs ~17 kB of Redis
 for its whole retention, mostly allocation overhead (one value over 64 bytes makes the hash a
 hashtable; a stream allocates its nodes 4 kB at a time). Once it is settled (completed, waiting for
 nothing: lua/common.lua `settle`) and nothing has changed it for `archive_after` seconds, a sweeper
 (handoff/transfer/recovery.py) folds its fields and events into one zlib-compressed JSON string
-(~2 kB), with the rest of its TTL, and deletes the four keys in the same MULTI. WATCH guards the
+(~2 kB), with the rest of its TTL, and deletes the five keys in the same MULTI. WATCH guards the
 fold: a callback that changes the transfer between the read and the write aborts it (tried again).
+It also waits while the caller may still answer a callback offer and while a text is being sent:
+both are recorded on the live hash only (lua/callback.lua, lua/text.lua).
 
 Afterwards the store's readers find the archive where the hash was (Store.get_transfer,
 get_transfer_with_events, EventLog.history, the listings), and a late callback still never moves
@@ -17,6 +19,7 @@ An event appended later (a voicemail's recording) goes to a new stream; readers 
 from __future__ import annotations
 
 import json
+import time
 import zlib
 from typing import TYPE_CHECKING, Iterable, Mapping
 
@@ -29,6 +32,11 @@ if TYPE_CHECKING:
 
 FORMAT = 1             # the record's layout: {"v": 1, "f": {field: value}, "e": [[stream id, event json], ...]}
 LEASE = 30.0           # seconds a claimed fold is owned before another sweeper may try it
+# How long after its offer a caller may still answer it (the prompt, OFFER_SECONDS of <Gather>, a
+# slow action), and a claimed text may still be on its way to Twilio (the gateway's timeout and
+# retries): the fold waits this long before archiving past either.
+OFFER_WINDOW = 120.0
+SEND_WINDOW = 90.0
 Entry = tuple[str, str]   # (stream id, the event's JSON)
 
 
@@ -92,27 +100,62 @@ class Archiver:
 
     def fold(self, transfer_id: str) -> str:
         """Fold one transfer now if it is settled: 'archived'; 'unsettled' or 'gone' (its index entry
-        dropped); 'busy' when it changed while being read (its entry stays: tried again later)."""
+        dropped); 'busy' when it changed while being read, or its callback offer or a text is still out
+        (its entry stays: tried again once the lease has passed)."""
         k = self.keys
         hash_key, stream, archive = k.transfer(transfer_id), k.events(transfer_id), k.archive(transfer_id)
+        texts = k.texts(transfer_id)
         with self.redis.pipeline(transaction=True) as pipe:
             try:
-                pipe.watch(hash_key, stream, k.legs(transfer_id))
+                pipe.watch(hash_key, stream, k.legs(transfer_id), texts)
                 fields = {decode(f): decode(v) for f, v in pipe.hgetall(hash_key).items()}
                 if not fields:
                     verdict = "gone"          # archived already, or expired
                 elif fields.get("status") != "completed" or fields.get("dl_kind"):
                     verdict = "unsettled"     # settling again re-adds its entry
                 else:
-                    verdict = "archived"
-                    blob = encode(fields, stream_entries(pipe.xrange(stream, "-", "+")))
-                    ttl_ms = pipe.pttl(hash_key)
+                    entries = stream_entries(pipe.xrange(stream, "-", "+"))
+                    out = _offer_out(entries) or _text_out(pipe.hgetall(texts))
+                    verdict = "busy" if out else "archived"
+                    if not out:
+                        blob = encode(fields, entries)
+                        ttl_ms = pipe.pttl(hash_key)
+                if verdict == "busy":
+                    pipe.reset()
+                    return verdict
                 pipe.multi()
                 if verdict == "archived":
                     pipe.set(archive, blob, px=ttl_ms if ttl_ms > 0 else self.store.ttl * 1000)
-                    pipe.delete(hash_key, stream, k.seen(transfer_id), k.legs(transfer_id))
+                    pipe.delete(hash_key, stream, k.seen(transfer_id), k.legs(transfer_id), texts)
                 pipe.zrem(k.archives(), transfer_id)
                 pipe.execute()
                 return verdict
             except redis.WatchError:
                 return "busy"
+
+
+def _offer_out(entries: list[Entry], now: float | None = None) -> bool:
+    """A callback offer made less than OFFER_WINDOW ago that the caller has not answered yet."""
+    offered_at = None
+    for entry_id, body in entries:
+        if '"callback-' not in body:
+            continue
+        kind = json.loads(body).get("event")
+        if kind == "callback-offered":
+            offered_at = _order(entry_id)[0] / 1000
+        elif kind in ("callback-requested", "callback-declined"):
+            offered_at = None
+    return offered_at is not None and (now or time.time()) - offered_at < OFFER_WINDOW
+
+
+def _text_out(texts: Mapping, now: float | None = None) -> bool:
+    """A text claimed less than SEND_WINDOW ago whose send has not ended (handoff/texts.py's fields)."""
+    fields = {decode(f): decode(v) for f, v in texts.items()}
+    for field, value in fields.items():
+        if field.startswith("claim:") and "sent:" + field[len("claim:"):] not in fields:
+            try:
+                if (now or time.time()) - float(value) < SEND_WINDOW:
+                    return True
+            except ValueError:
+                continue
+    return False

@@ -22,6 +22,7 @@ from .events import Event
 from .record import Transfer
 from .state import CALL_ENDED
 from .targets import TargetKind
+from .transfer.chain import RESULT_WORDS
 from .transfer.context import Context
 from .transfer.views import Views
 
@@ -100,22 +101,30 @@ def _turns(transcript: Any) -> list[dict]:
     return turns
 
 
-_HISTORY_SHOWN = ("mode", "to", "reason", "outcome", "detail")
+_HISTORY_LINES = (("reason", "Reason"), ("summary", "Summary"), ("outcome_detail", "How it ended"))
 
 
 def _history(history: Any) -> list[dict]:
-    """Earlier transfers on the call (Views.context's `history`), each as a title and its lines."""
+    """Earlier transfers on the call (Views.context's `history`), each as a title and the lines a person
+    reads: its reason, summary, how it ended and who it tried; ids, places and times stay off the page."""
     rows = []
     for n, item in enumerate(history if isinstance(history, list) else [], start=1):
         if not isinstance(item, dict):
             rows.append({"title": f"Transfer {n}", "lines": [_text(item)]})
             continue
         title = " · ".join(_text(item.get(k)) for k in ("mode", "to") if item.get(k)) or f"Transfer {n}"
-        lines = [f"{k}: {_text(item[k])}" for k in _HISTORY_SHOWN[2:] if item.get(k)]
-        lines += [f"{k.replace('_', ' ')}: {_text(v)}" for k, v in item.items()
-                  if k not in _HISTORY_SHOWN and k not in ("id", "transfer_id", "at") and v not in (None, "", [], {})]
+        lines = [f"{label}: {_text(item[k])}" for k, label in _HISTORY_LINES if item.get(k)]
+        lines += [_tried(a) for a in item.get("attempts") or () if isinstance(a, dict) and (a.get("to") or a.get("said"))]
         rows.append({"title": title, "lines": lines})
     return rows
+
+
+def _tried(attempt: Mapping[str, Any]) -> str:
+    """One attempt as a line: who, and how it ended ('billing_person: declined')."""
+    result = RESULT_WORDS.get(str(attempt.get("result") or ""))
+    if attempt.get("to") and result:
+        return f"{_text(attempt['to'])}: {result}"
+    return _text(attempt.get("said") or attempt.get("to"))
 
 
 def content(t: Transfer, context: Mapping[str, Any], call: Mapping[str, str] | None) -> dict:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple, TypeVar
 
 from requests.adapters import HTTPAdapter
+from requests.exceptions import ConnectionError as RequestsConnectionError, ConnectTimeout
+from urllib3.exceptions import ConnectTimeoutError
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -60,6 +62,20 @@ def is_transient(exc: Exception) -> bool:
     if isinstance(exc, TwilioRestException):
         return exc.status == 429 or (exc.status or 0) >= 500
     return isinstance(exc, (TwilioException, OSError))
+
+
+def never_reached_twilio(exc: Exception) -> bool:
+    """429 (refused before doing anything) or a connection that was never made: safe to send again.
+    A read timeout, a dropped answer or a 5xx may follow a request Twilio acted on."""
+    if isinstance(exc, TwilioRestException):
+        return exc.status == 429
+    if isinstance(exc, ConnectTimeout):
+        return True
+    if isinstance(exc, RequestsConnectionError):
+        cause = exc.args[0] if exc.args else None
+        # urllib3 wraps the cause in MaxRetryError; NewConnectionError (refused, DNS) is a ConnectTimeoutError
+        return isinstance(getattr(cause, "reason", cause), ConnectTimeoutError)
+    return isinstance(exc, ConnectionRefusedError)
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,11 @@ class TwilioGateway:
         self._sleep = sleep
 
     def _call(self, what: str, fn: Callable[..., T], *args, **kwargs) -> T:
+        return self._call_retrying(is_transient, what, fn, *args, **kwargs)
+
+    def _call_retrying(self, retryable: Callable[[Exception], bool], what: str, fn: Callable[..., T],
+                       *args, **kwargs) -> T:
+        """`fn` tried again (backoff, within the budget) while its failure is `retryable`."""
         started = time.monotonic()
         delays = self.retry.delays()
         while True:
@@ -125,7 +146,7 @@ class TwilioGateway:
                 metrics.observe_twilio(what, "ok", time.perf_counter() - tried)
                 return result
             except (TwilioException, OSError) as exc:
-                transient = is_transient(exc)
+                transient = retryable(exc)
                 delay = next(delays, None) if transient else None
                 code = getattr(exc, "code", None)
                 status = getattr(exc, "status", None)
@@ -199,11 +220,15 @@ class TwilioGateway:
 
     def send_message(self, *, to: str, from_: str, body: str, status_callback: str | None = None) -> str:
         """Send an SMS; returns its message SID. Twilio's refusals (21610 unsubscribed, 21408 region not
-        enabled, 21614 not a mobile number...) are 400s: GatewayError with the code, never retried."""
+        enabled, 21614 not a mobile number...) are 400s: GatewayError with the code, never retried.
+
+        Tried again only when Twilio cannot have taken the message (429, no connection: see
+        never_reached_twilio); GatewayError.transient then says it may be sent later. A read timeout or
+        a 5xx is not retried and not transient: the message may have gone, and a text twice is worse."""
         kwargs = dict(to=to, from_=from_, body=body)
         if status_callback:
             kwargs["status_callback"] = status_callback
-        return self._call("send message", self.client.messages.create, **kwargs).sid
+        return self._call_retrying(never_reached_twilio, "send message", self.client.messages.create, **kwargs).sid
 
     def announce(self, conference_sid: str, *, announce_url: str) -> None:
         """Play an announcement to everyone in a conference."""

@@ -64,13 +64,13 @@ class Keys:
 
     def archive(self, transfer_id: str) -> str:
         """String: a finished transfer folded into one compressed record (handoff/archive.py): its fields and
-        events; replaces the four keys above once it has been settled for a while."""
+        events; replaces the five keys above once it has been settled for a while."""
         return f"{self.prefix}:transfer:{{{transfer_id}}}:archive"
 
     def transfer_slot_keys(self, transfer_id: str) -> list[str]:
         """Every key one transfer may own (all in the hash slot of `{transfer_id}`)."""
         return [self.transfer(transfer_id), self.events(transfer_id), self.seen(transfer_id), self.legs(transfer_id),
-                self.archive(transfer_id)]
+                self.texts(transfer_id), self.archive(transfer_id)]
 
     def idempotency(self, key: str) -> str:
         """Hash: transfer id and request fingerprint stored under an Idempotency-Key (scoped per call)."""

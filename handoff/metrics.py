@@ -248,7 +248,7 @@ class DomainCollector:
                 attempts.add_metric([destination, result], value)
             elif kind == "event_webhooks" and rest:
                 webhooks.add_metric([rest], value)
-            elif kind == "refused" and rest:     # counted by Store.chain_refused
+            elif kind == "refused" and rest:     # counted as store.CHAIN_REFUSED by create.lua (and Store.chain_refused)
                 refused.add_metric([rest], value)
         yield transfers
         yield attempts

@@ -28,6 +28,7 @@ DEFAULT_ARCHIVE_AFTER = 300          # a settled transfer is archived after this
 IDEMPOTENCY_TTL = 24 * 3600
 DEFAULT_ANALYTICS_TTL = 90 * 24 * 3600
 DEFAULT_CHAIN_LIMIT = 10             # transfers one call may go through (TRANSFER_CHAIN_LIMIT)
+CHAIN_REFUSED = "refused|chain-limit"    # analytics totals field: refusals by TRANSFER_CHAIN_LIMIT (handoff/metrics.py)
 
 
 def utc_now_iso() -> str:
@@ -183,19 +184,24 @@ class Store:
     def create_transfer(self, fields: Mapping[str, Any], *, event: Mapping, idempotency_key: str | None,
                         fingerprint: str, deadline: Deadline, batch: Batch | None = None) -> CreateResult | None:
         """Store a new transfer, with its first deadline and its place in the call's chain, unless it is a
-        retry or not allowed now (another in flight, the call over, or TRANSFER_CHAIN_LIMIT reached)."""
+        retry or not allowed now (another in flight, the call over, or TRANSFER_CHAIN_LIMIT reached: create.lua
+        then records the refusal itself, on the chain's last transfer as `fields['previous_id']` names it)."""
         transfer_id, call_sid = fields["id"], fields["call_sid"]
+        last = str(fields.get("previous_id") or "")
         keys = [self.keys.call(call_sid), self.keys.call_active(call_sid),
                 self.keys.idempotency(idempotency_key or "-"), self.keys.transfer(transfer_id),
                 self.keys.events(transfer_id), self.keys.call_transfers(call_sid), self.keys.deadlines(),
-                self.keys.event_feed(), self.keys.transfers_index(), self.keys.analytics("totals")]
+                self.keys.event_feed(), self.keys.transfers_index(), self.keys.analytics("totals"),
+                self.keys.events(last or transfer_id)]   # (no chain: the new one's, untouched on a refusal)
         flat: list[str] = []
         for k, v in fields.items():
             flat += [k, str(v)]
         now, now_ts = utc_now_iso(), time.time()
+        refusal = self.chain_refusal(to=event.get("to", ""), via=event.get("via", ""), at=now)
         args = [transfer_id, self.ttl, json.dumps({"at": now, **event}, separators=(",", ":")),
                 fingerprint if idempotency_key else "", IDEMPOTENCY_TTL, deadline.kind.value,
-                f"{now_ts + deadline.after:.3f}", f"{now_ts:.3f}", self.feed_cap, call_sid, self.chain_limit, *flat]
+                f"{now_ts + deadline.after:.3f}", f"{now_ts:.3f}", self.feed_cap, call_sid, self.chain_limit,
+                json.dumps(refusal, separators=(",", ":")), last, CHAIN_REFUSED, *flat]
         return self.run("create", keys, args, lambda r: CreateResult(*[decode(x) for x in r]), batch)
 
     def apply(self, transfer_id: str, call_sid: str, change: Change, *, batch: Batch | None = None) -> Result | None:
@@ -243,12 +249,17 @@ class Store:
             result[decode(sid)] = (int(attempt), LegState(state))
         return result
 
-    def chain_refused(self, transfer_id: str, call_sid: str, event: Mapping) -> None:
-        """A transfer refused by TRANSFER_CHAIN_LIMIT: an event on the chain's last transfer (Inspector, event
-        webhooks) and the refusal counted (/metrics), in one round trip."""
+    def chain_refusal(self, *, to: str, via: str, at: str | None = None, transfers: int | None = None) -> dict:
+        """The 'chain-limit-reached' event (create.lua adds `transfers` when it refuses)."""
+        return {"at": at or utc_now_iso(), "event": "chain-limit-reached", "to": to, "via": via,
+                **({"transfers": transfers} if transfers is not None else {}), "limit": self.chain_limit}
+
+    def chain_refused(self, transfer_id: str, call_sid: str, *, transfers: int, to: str, via: str) -> None:
+        """A request refused by TRANSFER_CHAIN_LIMIT before it reached create.lua (which records its own): the
+        same event on the chain's last transfer (Inspector, event webhooks) and the same count (/metrics)."""
         batch = self.batch()
-        self.append_event(transfer_id, call_sid, event, batch=batch)
-        batch.pipe.hincrby(self.keys.analytics("totals"), "refused|chain-limit", 1)
+        self.append_event(transfer_id, call_sid, self.chain_refusal(to=to, via=via, transfers=transfers), batch=batch)
+        batch.pipe.hincrby(self.keys.analytics("totals"), CHAIN_REFUSED, 1)
         batch.add()
         self.execute(batch)
 
@@ -258,15 +269,6 @@ class Store:
         self.run("append", [self.keys.events(transfer_id), self.keys.event_feed()],
                   [transfer_id, call_sid, body, self.feed_cap, self.ttl], lambda raw: None, batch)
 
-    def record_once(self, transfer_id: str, call_sid: str, key: str, value: str, event: Mapping | None = None) -> bool:
-        """Set `key` in the transfer's texts hash unless it is set, with `event` if this set it (lua/text.lua);
-        True when this call was the first. One round trip."""
-        body = json.dumps({"at": utc_now_iso(), **event}, separators=(",", ":")) if event else ""
-        return bool(self.run("text", [self.keys.texts(transfer_id), self.keys.events(transfer_id),
-                                      self.keys.event_feed()],
-                             [key, value, transfer_id, call_sid, body, self.feed_cap, self.ttl]))
-
-    # -- deadlines ------------------------------------------------------------------------------
     def claim_deadlines(self, *, lease: float, limit: int = 200) -> list[str]:
         """Transfers whose deadline has passed, each leased to this caller for `lease` seconds."""
         return self.claim(self.keys.deadlines(), lease=lease, limit=limit)[1]

@@ -7,7 +7,7 @@ from ..store import utc_now_iso
 from ..transfer_request import TransferRequest
 from . import decisions as d
 from .context import Context
-from .lifecycle import Lifecycle
+from .lifecycle import Lifecycle, nobody_to_dial
 from .requests import IdempotencyMismatch, Requests, TransferConflict, TransferRefused, UnknownCall
 
 
@@ -50,7 +50,7 @@ class Calls:
                                         detail=getattr(exc, "message", str(exc)))
         t = Transfer.parse({name: str(value) for name, value in fields.items()})
         # Nobody to dial (closed hours, a callback to offer): it ends as it starts, and this answer is the offer.
-        nobody = not t.attempts
+        nobody = nobody_to_dial(fields)
         change, decision = (None, None) if nobody else self.lifecycle.modes.of(t).first_document(t)
         batch = self.store.batch()
         self.lifecycle.start(fields, event=self.requests.requested_event(request, fields, "handoff"),
@@ -60,9 +60,9 @@ class Calls:
             self.store.apply(t.id, call_sid, change, batch=batch)
         replies = self.store.execute(batch)
         created = replies[0]
-        if created.verdict == "chain-limit":    # reached since prepare read the chain: the same answer
-            refused = self.requests.chain_refused(call_sid, created.detail, int(created.chain or 0),
-                                                  to=request.to, via="handoff")
+        if created.verdict == "chain-limit":    # reached since prepare read the chain: create.lua recorded it
+            refused = self.requests.chain_limit(call_sid, created.detail, int(created.chain or 0),
+                                                to=request.to, via="handoff")
             return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused", detail=str(refused))
         if created.verdict != "created":
             return self.lifecycle.agent(None, call_sid=call_sid, outcome="transfer-refused",

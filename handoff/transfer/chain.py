@@ -91,19 +91,21 @@ def _key(turn: Mapping) -> tuple[str, str]:
 
 
 def _resent(have: Sequence[tuple[str, str]], new: Sequence[tuple[str, str]]) -> int:
-    """How many of `new`'s first turns are a run already in `have` (the longest such run)."""
-    best = 0
-    for start in range(len(have)):
-        length = 0
-        while start + length < len(have) and length < len(new) and have[start + length] == new[length]:
-            length += 1
-        best = max(best, length)
-    return best
+    """How many of `new`'s first turns are a resend: the END of `have` (an agent going on from where the
+    conversation stands), or `have` from its first turn (an agent resending all it had). A run matched
+    anywhere else is a new turn said again (a second "yes"), kept."""
+    from_start = 0
+    while from_start < min(len(have), len(new)) and have[from_start] == new[from_start]:
+        from_start += 1
+    for length in range(min(len(have), len(new)), from_start, -1):
+        if list(have[len(have) - length:]) == list(new[:length]):
+            return length
+    return from_start
 
 
 def merge_transcripts(transcripts: Iterable[Sequence[Mapping]]) -> list[dict]:
     """One conversation from each transfer's transcript, in order: agents often resend what they had, so a
-    transcript that begins with turns already in the conversation (as a run) only adds what follows them."""
+    transcript that begins with the conversation's last turns (or all of it) only adds what follows them."""
     merged: list[dict] = []
     for transcript in transcripts:
         turns = [dict(turn) for turn in transcript or () if isinstance(turn, Mapping)]
@@ -130,6 +132,15 @@ def history_sentence(entries: Sequence[Mapping]) -> str:
     if not said:
         return ""
     return "Earlier: " + "; ".join(said[-2 * SENTENCE_TRANSFERS:]) + "."
+
+
+def call_links(store: Store, t: Transfer) -> list[dict]:
+    """The chain of t's call as links (t as given, the others read); empty for a call's lone transfer."""
+    ids = store.call_transfer_ids(t.call_sid)
+    if len(ids) < 2:
+        return []
+    records = [store.get_transfer(i) if i != t.id else t for i in ids]
+    return links([r for r in records if r is not None])
 
 
 def links(transfers: Sequence[Transfer]) -> list[dict]:

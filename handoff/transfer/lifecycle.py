@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from ..gateway import GatewayError
 from ..record import Transfer
@@ -34,6 +34,11 @@ LEASES = {DeadlineKind.START: 10.0, DeadlineKind.DIAL: 15.0, DeadlineKind.RETURN
           DeadlineKind.ATTEMPT: 15.0, DeadlineKind.JOIN: 15.0}
 JOIN_WINDOW = 15.0    # an accepting recipient must be in the conference by then
 MAX_TRIES = 3         # a step retried by its deadline this often fails the attempt instead
+
+
+def nobody_to_dial(fields: Mapping) -> bool:
+    """Routing planned no attempt (closed hours, only the last resort): the transfer ends as it starts."""
+    return not int(fields.get("attempts_total") or 0)
 
 
 def nobody_detail(reasons) -> str:
@@ -62,7 +67,7 @@ class Lifecycle:
         """Store the transfer with its start deadline and queue its start job, in the caller's batch."""
         self.store.create_transfer(fields, event=event, idempotency_key=idempotency_key, fingerprint=fingerprint,
                                    deadline=Deadline(DeadlineKind.START), batch=batch)
-        if not int(fields.get("attempts_total") or 0):
+        if nobody_to_dial(fields):
             # Nobody to dial (closed hours; requests allow it only with a callback to offer): it ends as it
             # starts (the batch's second reply), and the caller gets its next document from the return
             # deadline's job, or from the webhook answering now (`inline_return`). Nothing is sent "before".

@@ -125,22 +125,23 @@ class Requests:
         # Answer "one is already in flight" before routing: a routing refusal must not hide the 409.
         if active:
             raise TransferConflict(f"transfer {active} is already in flight on this call", transfer_id=active)
-        if chain.length >= self.store.chain_limit:    # create.lua decides it again, atomically
-            raise self.chain_refused(call_sid, chain.last_id, chain.length, to=request.to, via=via)
+        if chain.length >= self.store.chain_limit:
+            # Answered before routing, as the 409 above; create.lua decides it again, atomically (and records
+            # what it refuses itself: this write is the refusal's one round trip, as the transfer's would be).
+            if chain.last_id:
+                self.store.chain_refused(chain.last_id, call_sid, transfers=chain.length, to=request.to, via=via)
+            raise self.chain_limit(call_sid, chain.last_id, chain.length, to=request.to, via=via)
         fields = self._fields(call_sid, call, request, via=via, call_variables=variables)
         # The transfer's place in the call's chain (create.lua sets both again: what it sees is the truth).
         fields.update(previous_id=chain.last_id, chain_index=chain.length + 1)
         return fields, idem, digest
 
-    def chain_refused(self, call_sid: str, last_id: str, transfers: int, *, to: str, via: str) -> ChainLimitReached:
-        """A request beyond TRANSFER_CHAIN_LIMIT: logged, counted and recorded on the chain's last transfer."""
-        exc = ChainLimitReached(limit=self.store.chain_limit, transfers=transfers, transfer_id=last_id or None)
+    def chain_limit(self, call_sid: str, last_id: str, transfers: int, *, to: str, via: str) -> ChainLimitReached:
+        """A request beyond TRANSFER_CHAIN_LIMIT, already recorded and counted (Store.chain_refused or create.lua):
+        logged, and the answer to raise."""
         log.warning(json.dumps({"event": "chain-limit-reached", "call": call_sid, "transfer": last_id,
                                 "transfers": transfers, "limit": self.store.chain_limit, "to": to, "via": via}))
-        if last_id:
-            self.store.chain_refused(last_id, call_sid, {"event": "chain-limit-reached", "to": to, "via": via,
-                                                         "transfers": transfers, "limit": self.store.chain_limit})
-        return exc
+        return ChainLimitReached(limit=self.store.chain_limit, transfers=transfers, transfer_id=last_id or None)
 
     def _check(self, created, call_sid: str, *, to: str = "", via: str = "api") -> None:
         if created.verdict == "idempotency-mismatch":
@@ -151,7 +152,7 @@ class Requests:
         if created.verdict == "call-ended":
             raise TransferConflict(f"the call has ended ({created.detail})", call_status=created.detail)
         if created.verdict == "chain-limit":
-            raise self.chain_refused(call_sid, created.detail, int(created.chain or 0), to=to, via=via)
+            raise self.chain_limit(call_sid, created.detail, int(created.chain or 0), to=to, via=via)
         if created.verdict == "no-call":
             raise UnknownCall(call_sid)
 

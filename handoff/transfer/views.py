@@ -7,7 +7,10 @@ from typing import Sequence
 from ..events import Event
 from ..record import Transfer
 from ..store import Store
+from ..texts import LITERAL
 from . import chain
+
+INTERNAL_CONTEXT = frozenset({LITERAL})    # bookkeeping kept in the context, never shown to an agent
 
 
 def present_transfer(t: Transfer, events: Sequence[Event]) -> dict:
@@ -66,5 +69,6 @@ class Views:
         if t is None:
             return None
         return {"transfer_id": t.id, "call_sid": t.call_sid, "reason": t.reason or None,
-                "summary": t.summary or None, "variables": t.variables, **t.context,
+                "summary": t.summary or None, "variables": t.variables,
+                **{k: v for k, v in t.context.items() if k not in INTERNAL_CONTEXT},
                 **chain.accumulated(self.store, t)}

@@ -14,6 +14,7 @@ from rq import Queue
 from rq.registry import StartedJobRegistry
 from twilio.request_validator import RequestValidator
 
+from handoff.archive import Archiver
 from handoff.callback_urls import CallbackUrls
 from handoff.keys import Keys
 
@@ -231,3 +232,25 @@ def test_handoff_data_at_a_closed_hour_answers_with_the_offer(sim, cb_phone, cb_
     assert request["reason"] == "a quote" and request["outcome"] == "transfer-failed-timeout"
     types = [e["event"] for e in cb_api("get", f"/api/transfers/{request['transfer_id']}").get_json()["timeline"]]
     assert types.count("caller-returned") == 1 and "callback-offered" in types and "callback-requested" in types
+
+
+def test_no_confirmation_text_without_a_recorded_request(sim, cb_phone, cb_api, cb_app, post_action, cb_env,
+                                                         finished):
+    # A "1" posted while the transfer still rings is refused (nothing recorded) but its text's job was
+    # queued in the same MULTI: the caller must not be told "we'll call you back".
+    number = "+14155550987"
+    caller = cb_phone(number)
+    response = cb_api("post", f"/api/calls/{caller}/transfers", json={"to": "quiet", "reason": "returns"})
+    transfer_id = response.get_json()["id"]
+    status, _, trips = post_action(transfer_id, caller, {"Digits": "1", "From": number, "To": AGENT})
+    assert (status, trips) == (200, 1)
+    assert finished(transfer_id)["outcome"] == "transfer-failed-timeout"
+    sim.wait_for(lambda: _jobs_done(cb_env) and _events(cb_api, transfer_id, "callback-offered"), timeout=10,
+                 message="jobs done")
+    assert not _texts_to(sim, number)
+    assert not _requests_of(cb_api, transfer_id)
+    assert not _events(cb_api, transfer_id, "text-sent", "text-failed")
+    # The offer may still be answered: the transfer is not archived under it (callback.lua needs its hash).
+    store = cb_app.extensions["handoff"].store
+    sim.wait_for(lambda: Archiver(store).fold(transfer_id) == "busy", timeout=10, message="held back")
+    sim.hangup(caller)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from handoff.cards import Cards
+from handoff.cards import Cards, content
+from handoff.record import Transfer
 from tests.apps import wait_until
 from tests.conftest import AGENT_NUMBER, API_TOKEN
 
@@ -170,3 +171,19 @@ def test_a_card_request_field_that_is_not_a_boolean_is_a_422(phone, cards_api):
     response = cards_api("post", f"/api/calls/{caller}/transfers", json={"to": "card_desk", "card": "maybe"})
     assert response.status_code == 422
     assert "card" in response.get_json()["error"]["fields"]
+
+
+def test_the_cards_history_shows_what_a_person_reads_not_internal_fields():
+    earlier = {"transfer_id": "tr_" + "1" * 24, "chain_index": 1, "previous_transfer_id": None, "mode": "warm",
+               "to": "billing", "reason": "a double charge", "summary": None, "outcome": "transfer-failed",
+               "outcome_detail": "nobody accepted", "created_at": "2026-01-01T12:00:00+00:00",
+               "attempts": [{"attempt": 0, "to": "billing_person", "result": "declined", "detail": None,
+                             "said": "billing person declined"},
+                            {"attempt": 1, "to": "billing_lead", "result": "no-answer", "detail": None,
+                             "said": "billing lead did not answer"}],
+               "transcript": [{"role": "caller", "text": "hello"}]}
+    t = Transfer.parse({"id": "tr_" + "2" * 24, "call_sid": "CA" + "0" * 32, "mode": "warm", "status": "bridged"})
+    shown = content(t, {"history": [earlier]}, {"from": "+14155550799"})["history"]
+    assert shown == [{"title": "warm · billing",
+                      "lines": ["Reason: a double charge", "How it ended: nobody accepted",
+                                "billing_person: declined", "billing_lead: did not answer"]}]

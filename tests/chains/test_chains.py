@@ -6,6 +6,9 @@ import json
 import threading
 from urllib.parse import urlparse
 
+from handoff.changes import Deadline
+from handoff.state import DeadlineKind
+from handoff.store import Store
 from handoff.transfer.chain import merge_transcripts
 
 from ..service.helpers import back_with_agent, events
@@ -162,6 +165,32 @@ def test_agents_handing_off_in_a_loop_are_stopped_by_the_chain_limit(sim, phone,
     sim.hangup(caller)
 
 
+def test_a_limit_reached_after_the_chain_was_read_is_recorded_by_the_create_step(sim, phone, chains_app, chains_api,
+                                                                                  finished):
+    """The request read a chain with room left, then the limit was hit before it was stored: create.lua refuses
+    it and records the refusal itself (no further round trip), as the early check does."""
+    caller = phone()
+    first = _post(chains_api, caller, to="spanish_agent", reason="one")
+    assert finished(first["id"])["outcome"] == "transfer-success"
+    _with_agent(sim, caller, SPANISH_URL)
+    counted = _refusals(chains_app)
+    live = chains_app.extensions["handoff"].store
+    # The same Redis with TRANSFER_CHAIN_LIMIT=1: the chain this request read (one transfer) is now full.
+    store = Store(live.redis, keys=live.keys, ttl=live.ttl, feed_cap=live.feed_cap, chain_limit=1)
+    created = store.create_transfer({"id": "tr_" + "ab" * 12, "call_sid": caller, "status": "requested",
+                                     "previous_id": first["id"], "chain_index": 2},
+                                    event={"event": "requested", "to": "front_desk_agent", "via": "handoff"},
+                                    idempotency_key=None, fingerprint="", deadline=Deadline(DeadlineKind.START))
+    assert (created.verdict, created.detail, created.chain) == ("chain-limit", first["id"], "1")
+    timeline = chains_api("get", f"/api/transfers/{first['id']}").get_json()["timeline"]
+    assert [(e["to"], e["via"], e["transfers"], e["limit"]) for e in timeline
+            if e["event"] == "chain-limit-reached"] == [("front_desk_agent", "handoff", 1, 1)]
+    assert _refusals(chains_app) == counted + 1
+    assert [link["transfer_id"] for link in chains_api("get", f"/api/calls/{caller}").get_json()["chain"]] \
+        == [first["id"]]
+    sim.hangup(caller)
+
+
 def test_a_concurrent_second_request_is_still_told_one_is_in_flight(sim, phone, chains_app, chains_api):
     sim.add_persona({"address": BILLING, "kind": "no-answer"})
     caller = phone()
@@ -193,4 +222,9 @@ def test_a_resent_transcript_is_not_duplicated():
     assert merge_transcripts([[hello, help_], [hello, help_, bill]]) == [hello, help_, bill]     # resent in full
     assert merge_transcripts([[hello, help_], [help_, bill]]) == [hello, help_, bill]            # resent its end
     assert merge_transcripts([[hello], [bill], []]) == [hello, bill]                             # only what is new
+    # A turn said again later is a new turn: only a repeat of the conversation's end is a resend.
+    yes = {"role": "caller", "text": "yes"}
+    assert merge_transcripts([[hello, yes, bill], [yes, hello]]) == [hello, yes, bill, yes, hello]
+    assert merge_transcripts([[hello, yes, bill], [yes, bill, help_]]) == [hello, yes, bill, help_]
+    assert merge_transcripts([[hello, help_], [bill], [hello, help_, bill, yes]]) == [hello, help_, bill, yes]
     assert merge_transcripts([[hello, help_], [{"role": "Caller", "text": " hello "}, help_]]) == [hello, help_]

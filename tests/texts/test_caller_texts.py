@@ -56,20 +56,22 @@ def test_the_request_sets_its_own_texts(sim, phone, texts_api, finished):
     assert bodies == {"Hold on, quiet desk is next (billing, gold).", "Connected."}
 
 
-def test_the_agents_tool_can_ask_for_a_text(sim, phone, texts_api, finished):
+def test_the_agents_tool_can_ask_for_a_text_sent_as_written(sim, phone, texts_api, finished):
+    # A caller who steers the LLM must not get a variable texted: the tool's words are never filled.
     caller = "+14155550924"
     call = phone(caller)
+    texts_api("put", f"/api/calls/{call}/variables", json={"variables": {"internal_score": "credit 312"}})
     tool = texts_api("get", "/api/tools?format=openai").get_json()[0]["function"]
     assert "sms" in tool["parameters"]["properties"] and "sms" not in tool["parameters"]["required"]
     response = texts_api("post", "/api/tools/transfer_call", json={
         "call_sid": call, "destination": "quiet_desk", "reason": "returns",
-        "sms": "Your return is being handled by <recipient>."})
+        "sms": "Your return is being handled by <recipient>. Score: <internal_score>"})
     assert response.status_code == 202, response.get_json()
     transfer_id = response.get_json()["transfer_id"]
     finished(transfer_id)
     sent, bodies = _texts(sim, texts_api, transfer_id, caller, 1)
     assert sent[0]["purpose"] == "before"
-    assert bodies == {"Your return is being handled by quiet desk."}
+    assert bodies == {"Your return is being handled by <recipient>. Score: <internal_score>"}
 
 
 def test_a_cancelled_transfer_sends_no_failure_text(sim, phone, texts_api, finished):
