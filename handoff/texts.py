@@ -29,7 +29,7 @@ from typing import Mapping
 from .destinations import DestinationError, parse_e164
 from .gateway import GatewayError
 from .keys import decode
-from .placeholders import fill, runtime_values
+from .placeholders import PLACEHOLDER_RE, fill, runtime_values
 from .record import Transfer
 from .state import Outcome
 from .store import utc_now_iso
@@ -112,10 +112,13 @@ class Texts:
             log.info("callback text of %s not sent: no callback request was recorded", t.id)
             return None
         call = self.store.get_call(t.call_sid) or {}
+        templated = body is None and purpose not in (t.context.get(LITERAL) or ())
         if body is None:
             body = self._notice(t, call, purpose)
         if not body:
             return None
+        # A name nothing bound stays as written: never text "<case_id>" to a caller (recorded instead).
+        unbound = sorted(set(PLACEHOLDER_RE.findall(body))) if templated else []
         to = to or call.get("from") or ""
         claimed = self._record(t, CLAIM + purpose, f"{time.time():.3f}")
         if claimed != "recorded":
@@ -129,6 +132,9 @@ class Texts:
         if sender is None:
             return self._failed(t, purpose, to, None, "no number to send from: the call did not come in on a "
                                 "phone number and TRANSFER_CALLER_ID is not set")
+        if unbound:
+            return self._failed(t, purpose, number, None, "not sent: placeholder " + ", ".join(
+                f"<{name}>" for name in unbound) + " is not bound (give it in the request's or the call's variables)")
         callback = self.ctx.urls.text_status(t.id, purpose, t.call_sid)
         try:
             sid = self.ctx.gateway.send_message(to=number, from_=sender, body=body[:MAX_BODY],

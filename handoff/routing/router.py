@@ -42,6 +42,9 @@ class _Build:
         self.reached: list[dict] = []        # for explain: recipients in order
         self.last_resort = False
         self.first_rule: str | None = None   # the first rule walked (analytics groups by it)
+        self.rule_stack: list | None = None
+        self.entry: list | None = None       # the stack at the first entity walked: whose delivery an
+                                             # empty plan (everyone closed) follows, e.g. its last resort
 
     # -- settings -------------------------------------------------------------------------------
     def layers(self, stack) -> list[dict]:
@@ -56,6 +59,13 @@ class _Build:
         return self.router._bound(delivery_settings(*self.layers(stack)), stack, self.scope, self.mode,
                                   strict=not self.steps)
 
+    def empty_settings(self) -> DeliverySettings:
+        """The delivery of a plan with nobody to dial: the first recipient, group or rule walked (its
+        `last_resort`, e.g. a callback offer), not only the defaults; nothing is dialed, so nothing unbound
+        refuses it."""
+        stack = self.entry or self.rule_stack or []
+        return self.router._bound(delivery_settings(*self.layers(stack)), stack, self.scope, self.mode, strict=False)
+
     # -- walking --------------------------------------------------------------------------------
     def expand(self, name: str, via: str) -> None:
         if name == LAST_RESORT:
@@ -69,6 +79,8 @@ class _Build:
         entity = (self.cfg.recipients.get(name) or self.cfg.groups.get(name)
                   or self.cfg.rotations.get(name))
         self.stack.append(entity)
+        if self.entry is None:
+            self.entry = list(self.stack)
         try:
             if isinstance(entity, Recipient):
                 self._recipient(entity, via)
@@ -168,6 +180,7 @@ class _Build:
 
     def rule(self, rule: Rule, via: str) -> None:
         self.stack.append(rule)
+        self.rule_stack = self.rule_stack or list(self.stack)    # a closed rule's own delivery (empty_settings)
         self.first_rule = self.first_rule or rule.name
         try:
             if rule.hours:
@@ -273,7 +286,7 @@ class Router:
             build.reasons.append(f"requested: raw number {target.address}"
                                  + (f" then extension digits {target.send_digits}" if target.send_digits else "")
                                  + " (allowed by TRANSFER_ALLOWED_PREFIXES)")
-        settings = build.steps[0].settings if build.steps else build.settings([])
+        settings = build.steps[0].settings if build.steps else build.empty_settings()
         return Plan(steps=tuple(build.steps), settings=settings, reasons=tuple(build.reasons), rule=build.first_rule), (build, traces, now, scope)
 
     @staticmethod

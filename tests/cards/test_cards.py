@@ -18,9 +18,10 @@ CONTEXT = {"reason": "a disputed invoice", "summary": "Charged twice in October 
                                       {"role": "agent", "text": "Let me get billing."}]}}
 
 
-def _card_text(sim, number: str, *, timeout: float = 15) -> dict:
-    return sim.wait_for(lambda: (texts_to(sim, number) or [None])[-1], timeout=timeout,
-                        message=f"a card texted to {number}")
+def _card_text(sim, number: str, caller: str, *, timeout: float = 15) -> dict:
+    """The card texted to `number` about the call from the number `caller` (other tests' cards may reach the same desk)."""
+    return sim.wait_for(lambda: next((t for t in reversed(texts_to(sim, number)) if caller in t["Body"]), None),
+                        timeout=timeout, message=f"a card texted to {number} about {caller}")
 
 
 def _bridged(sim, cards_api, caller: str, to: str, **extra) -> dict:
@@ -37,7 +38,7 @@ def test_an_accepting_recipient_gets_a_card_that_shows_the_context_and_records_i
     caller = phone("+14155550721")
     transfer = _bridged(sim, cards_api, caller, "card_desk")
 
-    text = _card_text(sim, desk)
+    text = _card_text(sim, desk, "+14155550721")
     assert text["From"] == AGENT_NUMBER
     assert text["Body"].startswith("Handoff card for your call from +14155550721: http")
     assert "invoice" not in text["Body"] and "C-4711" not in text["Body"]   # the page has the rest
@@ -94,7 +95,7 @@ def test_the_card_expires_once_the_call_has_ended_plus_the_grace(sim, phone, car
     sim.add_persona({"address": desk, **ACCEPTS})
     caller = phone("+14155559723")
     _bridged(sim, cards_api, caller, "card_expiry_desk")
-    link = card_link(_card_text(sim, desk)["Body"])
+    link = card_link(_card_text(sim, desk, "+14155559723")["Body"])
     short = short_grace_app.test_client()
     assert short.get(path_of(link)).status_code == 200       # during the call, even with a short grace
 
@@ -148,7 +149,7 @@ def test_card_to_texts_the_recipients_mobile_not_the_desk_phone(sim, phone, card
     sim.add_persona({"address": desk, **ACCEPTS})
     caller = phone("+14155550726")
     _bridged(sim, cards_api, caller, "card_mobile_desk")
-    link = card_link(_card_text(sim, mobile)["Body"])
+    link = card_link(_card_text(sim, mobile, "+14155550726")["Body"])
     assert texts_to(sim, desk) == []
     assert fetch(link)[0] == 200
 
@@ -159,7 +160,7 @@ def test_the_request_asks_for_a_card_the_recipient_does_not_have(sim, phone, car
     # Without asking, that recipient gets none; asked for (bridged after it), it gets one: only that one.
     plain = _bridged(sim, cards_api, phone("+14155550728"), "plain_desk")
     asked = _bridged(sim, cards_api, phone("+14155550727"), "plain_desk", card=True)
-    text = _card_text(sim, desk)
+    text = _card_text(sim, desk, "+14155550727")
     assert "+14155550727" in text["Body"] and fetch(card_link(text["Body"]))[0] == 200
     wait_until(lambda: events_of(cards_api, asked["id"], "text-sent"), timeout=10, message="card recorded")
     assert len(texts_to(sim, desk)) == 1

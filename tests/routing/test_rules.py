@@ -136,3 +136,31 @@ def test_no_fallback_means_last_resort(write):
     router = load_router(path, AllowList())
     plan = router.plan("auto", variables={})
     assert plan.steps == () and any("last resort" in r for r in plan.reasons)
+
+
+def test_a_plan_with_nobody_open_follows_the_delivery_of_what_was_asked_for(write):
+    """Everyone closed: the recipient's (or the rule's) own last resort applies, not only the defaults'."""
+    from handoff.destinations import AllowList
+    from handoff.routing import load_router
+
+    router = load_router(write("""
+        hours:
+          office: {timezone: America/New_York, weekly: [{days: mon-fri, from: "09:00", to: "17:00"}]}
+        defaults: {mode: warm}
+        recipients:
+          - name: sales_line
+            type: number
+            number: "+14155550150"
+            hours: office
+            delivery: {last_resort: callback, callback_sms: "We'll call you back about <reason>."}
+          - {name: desk, type: number, number: "+14155550151"}
+        rules:
+          - {name: after_hours_sales, hours: office, to: desk, delivery: {last_resort: callback}}
+    """), AllowList.parse("+1"))
+    sunday_night = ny(2026, 3, 8, 22, 0)
+    plan = router.plan("sales_line", variables={}, now=sunday_night)
+    assert plan.steps == () and plan.settings.last_resort is LastResort.CALLBACK
+    assert plan.settings.callback_sms == "We'll call you back about <reason>."    # filled when sent
+    rule = router.plan("after_hours_sales", variables={}, now=sunday_night)
+    assert rule.steps == () and rule.settings.last_resort is LastResort.CALLBACK
+    assert router.plan("sales_line", variables={}, now=MONDAY_10).settings.last_resort is LastResort.CALLBACK

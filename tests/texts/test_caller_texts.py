@@ -96,3 +96,18 @@ def test_a_bad_sms_field_is_a_422_naming_it(sim, phone, texts_api):
         assert response.status_code == 422, (sms, response.get_json())
         named = response.get_json()["error"]["fields"]
         assert any(name == field or name.startswith(field + "._") for name in named), (sms, named)
+
+
+def test_a_text_with_a_placeholder_nothing_binds_is_recorded_not_sent(sim, phone, texts_api, finished):
+    caller = "+14155550929"
+    call = phone(caller)
+    transfer = texts_api("post", f"/api/calls/{call}/transfers", json={
+        "to": "quiet_desk", "reason": "billing",
+        "sms": {"before": "Your case is <case_id>.", "success": "Connected about <reason>."}}).get_json()
+    assert finished(transfer["id"])["outcome"] == "transfer-success"
+    sent, bodies = _texts(sim, texts_api, transfer["id"], caller, 1)
+    assert bodies == {"Connected about billing."}
+    failed = sim.wait_for(lambda: events_of(texts_api, transfer["id"], "text-failed"), timeout=10,
+                          message="the unbound text recorded")
+    assert [(e["purpose"], "<case_id>" in e["error"]) for e in failed] == [("before", True)]
+    assert not [m for m in messages_to(sim, caller) if "<" in m["Body"]]
