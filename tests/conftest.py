@@ -11,10 +11,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
+from redis.connection import AbstractConnection
 from twilio.request_validator import RequestValidator
 
 from devtools.embedded_redis import free_port, start_embedded_redis
@@ -134,3 +136,26 @@ def wait_transfer(api, sim):
         return sim.wait_for(check, timeout=timeout, message=f"transfer {transfer_id}")
 
     return wait
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """round_trips() -> Redis sends by this thread since the last call (redis-py's one send per command or
+    pipeline). The test client runs the request in this thread; the simulator's own callbacks to the
+    served app, which arrive meanwhile on other threads, are not the request's."""
+    sends = [0]
+    real = AbstractConnection.send_packed_command
+    me = threading.get_ident()
+
+    def counting(self, command, check_health=True):
+        if threading.get_ident() == me:
+            sends[0] += 1
+        return real(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+
+    def since_last() -> int:
+        count, sends[0] = sends[0], 0
+        return count
+
+    return since_last

@@ -1,12 +1,10 @@
 """The SMS status callback: signed like every Twilio webhook, one Redis round trip, each status recorded once."""
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 
 import pytest
-from redis.connection import AbstractConnection
 from rq.registry import StartedJobRegistry
 
 from handoff.archive import Archiver
@@ -14,27 +12,6 @@ from handoff.callback_urls import CallbackUrls
 from tests.conftest import ACCOUNT_SID
 
 from .conftest import events_of, messages_to
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    """round_trips() -> Redis sends by this thread since the last call (as tests/webhooks_fast counts them)."""
-    sends = [0]
-    real = AbstractConnection.send_packed_command
-    me = threading.get_ident()
-
-    def counting(self, command, check_health=True):
-        if threading.get_ident() == me:
-            sends[0] += 1
-        return real(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-
-    def since_last() -> int:
-        count, sends[0] = sends[0], 0
-        return count
-
-    return since_last
 
 
 def test_each_status_is_recorded_once_in_one_round_trip(sim, phone, api, client, signer, wait_transfer, round_trips):

@@ -1,40 +1,15 @@
 """Each hot webhook makes at most one Redis round trip (a pipeline or a script call is one send)."""
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
-from redis.connection import AbstractConnection
 from twilio.request_validator import RequestValidator
 
 from handoff.callback_urls import CallbackUrls
 from tests.conftest import ACCOUNT_SID, AGENT_NUMBER, AUTH_TOKEN
 
 RECIPIENT = "+14155550388"
-
-
-@pytest.fixture
-def round_trips(monkeypatch):
-    """round_trips() -> Redis sends by this thread since the last call (redis-py's one send per command or
-    pipeline). The test client runs the request in this thread; the simulator's own callbacks to the
-    served app, which arrive meanwhile on other threads, are not the request's."""
-    sends = [0]
-    real = AbstractConnection.send_packed_command
-    me = threading.get_ident()
-
-    def counting(self, command, check_health=True):
-        if threading.get_ident() == me:
-            sends[0] += 1
-        return real(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-
-    def since_last() -> int:
-        count, sends[0] = sends[0], 0
-        return count
-
-    return since_last
 
 
 @pytest.fixture
