@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
 from rq.registry import StartedJobRegistry
 
 from handoff.archive import Archiver
