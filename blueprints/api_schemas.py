@@ -77,7 +77,37 @@ class TransferSchema(_Open):
     rule = fields.String(allow_none=True)
     clock_at = fields.String(allow_none=True, metadata={
         "description": "Local mode: the time routing ran at (the request's `at` or HANDOFF_CLOCK); null = real time."})
+    chain_index = fields.Int(metadata={"description": "Its place among the call's transfers (1 = the first)."})
+    previous_transfer_id = fields.String(allow_none=True, metadata={
+        "description": "The call's transfer before this one (null for the first)."})
     timeline = fields.List(fields.Nested(EventSchema))
+
+
+class ChainLinkSchema(_Open):
+    """One transfer of a call's chain, in order."""
+
+    position = fields.Int()
+    transfer_id = fields.String()
+    previous_transfer_id = fields.String(allow_none=True)
+    mode = fields.String(metadata={"enum": MODES})
+    to = fields.String()
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    outcome_detail = fields.String(allow_none=True)
+    url = fields.String()
+
+
+class HistorySchema(_Open):
+    """An earlier transfer on the call, as the next agent or recipient is told about it."""
+
+    id = fields.String()
+    mode = fields.String()
+    to = fields.String()
+    reason = fields.String(allow_none=True)
+    summary = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    outcome_detail = fields.String(allow_none=True)
+    attempts = fields.List(fields.Dict(), metadata={"description": "Who was tried and how each attempt ended."})
 
 
 class CallSchema(_Open):
@@ -90,6 +120,7 @@ class CallSchema(_Open):
     sip = fields.Bool()
     variables = fields.Dict(keys=fields.String(), values=fields.String())
     transfers = fields.List(fields.Nested(TransferSchema))
+    chain = fields.List(fields.Nested(ChainLinkSchema), metadata={"description": "The call's transfers in order."})
 
 
 class TransferContextSchema(_Open):
@@ -100,7 +131,12 @@ class TransferContextSchema(_Open):
     reason = fields.String(allow_none=True)
     summary = fields.String(allow_none=True)
     variables = fields.Dict(keys=fields.String(), values=fields.String())
-    transcript = fields.List(fields.Dict())
+    transcript = fields.List(fields.Dict(), metadata={
+        "description": "The conversation so far, across every transfer on the call."})
+    chain_index = fields.Int()
+    previous_transfer_id = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(HistorySchema), metadata={
+        "description": "The call's earlier transfers, oldest first."})
 
 
 class CallVariablesSchema(Schema):
