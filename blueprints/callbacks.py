@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields
 
 import twiml as documents
 from handoff.callbacks import Callbacks
@@ -10,7 +10,7 @@ from handoff.callbacks import Callbacks
 from .api_listing import _answer, read_page
 from .callback_schemas import TransferCallbackQuery
 from .form_loader import FormLoader
-from .listing_schemas import MAX_LIMIT, Instant, _PageSchema, _Query
+from .listing_schemas import Instant, PagedQuery, _PageSchema
 from .openapi import doc
 from .schemas import GatherForm, Text
 from .security import bearer_token, twilio_signed
@@ -33,13 +33,9 @@ class OfferAnswerForm(GatherForm):
     confidence = Text(data_key="Confidence", load_default=None, max_length=32)
 
 
-class CallbackQuery(_Query):
+class CallbackQuery(PagedQuery):
     """GET /api/callbacks."""
 
-    limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT),
-                       metadata={"description": f"Items per page (1 to {MAX_LIMIT})."})
-    cursor = Text(load_default=None, validate=validate.Length(min=1, max=400),
-                  metadata={"description": "The `next_cursor` of the previous page."})
     since = Instant("Only requests taken at or after this time (ISO 8601).")
     until = Instant("Only requests taken before this time (ISO 8601).")
 

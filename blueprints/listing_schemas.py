@@ -77,13 +77,18 @@ def query_args(schema: Schema) -> dict:
     return {key: request.args.getlist(key) if key in lists else request.args.get(key) for key in request.args}
 
 
-class PageQuery(_Query):
+class PagedQuery(_Query):
+    """A page of a time-ordered listing: its size, where it starts, and a time window."""
+
     limit = fields.Int(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT),
                        metadata={"description": f"Items per page (1 to {MAX_LIMIT})."})
     cursor = Text(load_default=None, validate=validate.Length(min=1, max=400),
                   metadata={"description": "The `next_cursor` of the previous page."})
     since = Instant("Only items created at or after this time (ISO 8601).")
     until = Instant("Only items created before this time (ISO 8601).")
+
+
+class PageQuery(PagedQuery):
     outcome = Choices([o.value for o in Outcome], "Keep these outcomes (repeat the parameter or separate with commas).")
     mode = Choices(MODES, "Keep these modes.")
     recipient = Text(load_default=None, validate=validate.Length(min=1, max=256),

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 from werkzeug.serving import make_server
 
@@ -93,3 +97,23 @@ def wait_until(predicate, *, timeout: float, message: str, interval: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"{message}: not within {timeout} s")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def worker_processes(env: dict, log_path, sim, *, ready, message: str):
+    """`python -m workers` with `env` in its own session, until `ready()`; stopped (SIGTERM, then SIGKILL to
+    its whole group) afterwards."""
+    root = Path(__file__).resolve().parent.parent
+    with open(log_path, "a") as log:
+        process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=root, env={**os.environ, **env},
+                                   stdout=log, stderr=log, start_new_session=True)
+    try:
+        sim.wait_for(ready, timeout=45, interval=0.1, message=f"{message} ({log_path})")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)

@@ -4,10 +4,6 @@ session's Redis and simulator. Every fixture that builds something is session-sc
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -19,8 +15,8 @@ from rq import Queue, Worker
 from devtools.embedded_redis import free_port
 from handoff.keys import Keys
 
-from ..apps import api_caller, outcome_waiter, phone_for, served
-from ..conftest import API_TOKEN, ROOT
+from ..apps import api_caller, outcome_waiter, phone_for, served, worker_processes
+from ..conftest import API_TOKEN
 from ..event_webhooks.receiver import Receiver
 
 HERE = Path(__file__).resolve().parent
@@ -75,19 +71,10 @@ def cb_workers(cb_env, sim):
         except redis.exceptions.ResponseError:
             return False
 
-    with open(log_path, "a") as log:
-        process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env={**os.environ, **cb_env},
-                                   stdout=log, stderr=log, start_new_session=True)
     try:
-        sim.wait_for(ready, timeout=45, interval=0.1, message=f"callback workers ready ({log_path})")
-        yield process
+        with worker_processes(cb_env, log_path, sim, ready=ready, message="callback workers ready") as process:
+            yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
         connection.close()
 
 

@@ -7,10 +7,6 @@ Every fixture that builds something is session-scoped: built once, on first use.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -22,8 +18,8 @@ from rq import Queue, Worker
 from devtools.embedded_redis import free_port
 from handoff.keys import Keys
 
-from ..apps import api_caller, built_app, outcome_waiter, phone_for, served
-from ..conftest import API_TOKEN, ROOT
+from ..apps import api_caller, built_app, outcome_waiter, phone_for, served, worker_processes
+from ..conftest import API_TOKEN
 
 HERE = Path(__file__).resolve().parent
 AGENT = "+15005550081"        # not the root stack's number: its calls reach this stack's app
@@ -60,20 +56,10 @@ def clock_workers(clock_env, sim):
     log_path = Path(tempfile.gettempdir()) / f"handoff-worker-{clock_env['REDIS_KEY_PREFIX']}.log"
     connection = redis.Redis.from_url(clock_env["REDIS_URL"])
     queue = Queue(Keys(clock_env["REDIS_KEY_PREFIX"]).queue_name(), connection=connection)
-    with open(log_path, "a") as log:
-        process = subprocess.Popen([sys.executable, "-m", "workers"], cwd=ROOT, env={**os.environ, **clock_env},
-                                   stdout=log, stderr=log, start_new_session=True)
     try:
-        sim.wait_for(lambda: len(Worker.all(queue=queue)) >= WORKER_PROCESSES, timeout=45, interval=0.1,
-                     message=f"clock workers ready ({log_path})")
-        yield process
+        with worker_processes(clock_env, log_path, sim, ready=lambda: len(Worker.all(queue=queue)) >= WORKER_PROCESSES, message="clock workers ready") as process:
+            yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
         connection.close()
 
 
