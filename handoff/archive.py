@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import redis
 
 from .keys import Keys, decode
+from .text_claims import in_flight
 
 if TYPE_CHECKING:
     from .store import Store
@@ -33,10 +34,8 @@ if TYPE_CHECKING:
 FORMAT = 1             # the record's layout: {"v": 1, "f": {field: value}, "e": [[stream id, event json], ...]}
 LEASE = 30.0           # seconds a claimed fold is owned before another sweeper may try it
 # How long after its offer a caller may still answer it (the prompt, OFFER_SECONDS of <Gather>, a
-# slow action), and a claimed text may still be on its way to Twilio (the gateway's timeout and
-# retries): the fold waits this long before archiving past either.
+# slow action): the fold waits this long (and for a text on its way: handoff/text_claims.py).
 OFFER_WINDOW = 120.0
-SEND_WINDOW = 90.0
 Entry = tuple[str, str]   # (stream id, the event's JSON)
 
 
@@ -115,7 +114,7 @@ class Archiver:
                     verdict = "unsettled"     # settling again re-adds its entry
                 else:
                     entries = stream_entries(pipe.xrange(stream, "-", "+"))
-                    out = _offer_out(entries) or _text_out(pipe.hgetall(texts))
+                    out = _offer_out(entries) or in_flight({decode(f): decode(v) for f, v in pipe.hgetall(texts).items()})
                     verdict = "busy" if out else "archived"
                     if not out:
                         blob = encode(fields, entries)
@@ -146,16 +145,3 @@ def _offer_out(entries: list[Entry], now: float | None = None) -> bool:
         elif kind in ("callback-requested", "callback-declined"):
             offered_at = None
     return offered_at is not None and (now or time.time()) - offered_at < OFFER_WINDOW
-
-
-def _text_out(texts: Mapping, now: float | None = None) -> bool:
-    """A text claimed less than SEND_WINDOW ago whose send has not ended (handoff/texts.py's fields)."""
-    fields = {decode(f): decode(v) for f, v in texts.items()}
-    for field, value in fields.items():
-        if field.startswith("claim:") and "sent:" + field[len("claim:"):] not in fields:
-            try:
-                if (now or time.time()) - float(value) < SEND_WINDOW:
-                    return True
-            except ValueError:
-                continue
-    return False

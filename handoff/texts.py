@@ -33,6 +33,7 @@ from .placeholders import PLACEHOLDER_RE, fill, runtime_values
 from .record import Transfer
 from .state import Outcome
 from .store import utc_now_iso
+from .text_claims import CLAIM, SENT
 from .transfer.context import Context
 
 log = logging.getLogger("handoff.texts")
@@ -50,8 +51,6 @@ MAX_BODY = 1600                # Twilio refuses a longer body (21617)
 FINAL_STATUSES = {"delivered": "text-delivered", "undelivered": "text-undelivered", "failed": "text-undelivered"}
 # The transfer's context key naming the texts sent literally (the agent tool's `sms`: blueprints/api.py).
 LITERAL = "sms_literal"
-CLAIM = "claim:"              # texts hash field prefix: a purpose claimed (value: epoch seconds, archive.py)
-SENT = "sent:"                # ... and its send's end (value: the message SID, or 'failed')
 
 
 def texts_flag(settings) -> str:
