@@ -254,3 +254,20 @@ def test_no_confirmation_text_without_a_recorded_request(sim, cb_phone, cb_api, 
     store = cb_app.extensions["handoff"].store
     sim.wait_for(lambda: Archiver(store).fold(transfer_id) == "busy", timeout=10, message="held back")
     sim.hangup(caller)
+
+
+def test_twilio_refusing_the_offers_redirect_only_delays_it(sim, cb_phone, cb_api):
+    """429 on the redirect that plays the offer, past the gateway's own retries: the return deadline's lease
+    runs out, the sweeper tries again, and the caller still hears the offer (never left with no document)."""
+    number = "+14155550989"
+    caller = cb_phone(number, persona={"press": "1"})
+    rule = sim.add_fault(target="rest", method="POST", path_contains="/Calls", status=429, code=20429, times=6,
+                         call_from=number)
+    try:
+        transfer = _closed_hour_transfer(cb_api, caller)
+        sim.wait_for(lambda: _requests_of(cb_api, transfer["id"]), timeout=45, message="offer taken after the 429s")
+        hits = [h for h in sim.faults().get("hits", []) if h.get("rule") == rule.get("id")]
+        assert len(hits) >= 5, hits            # more than one gateway call's worth of tries: the lease re-fired
+        assert "Press 1 and we'll call you back" in _heard(sim, caller)
+    finally:
+        sim.clear_faults()
